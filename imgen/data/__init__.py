@@ -1,0 +1,27 @@
+"""The course's data sets, read from their original files into memory as uint8 tensors.
+
+MNIST, CIFAR-10/100, LFW deep-funneled and Fruits-360 are read from the folder
+``imgen.settings.data_root()`` (``$IMGEN_DATA``, else ``~/.cache/imgen``) in the layouts their
+publishers use; see the data chapter. Importing this package reads and downloads nothing.
+"""
+
+from ._core import CorruptDataError, DataNotFoundError, ImageData
+from ._registry import DATASETS, load
+from .cifar import load_cifar, load_cifar10, load_cifar100
+from .fruits import load_fruits
+from .lfw import load_lfw
+from .mnist import load_mnist
+
+__all__ = [
+    "DATASETS",
+    "CorruptDataError",
+    "DataNotFoundError",
+    "ImageData",
+    "load",
+    "load_cifar",
+    "load_cifar10",
+    "load_cifar100",
+    "load_fruits",
+    "load_lfw",
+    "load_mnist",
+]

@@ -1,0 +1,558 @@
+"""The command line: ``python -m imgen train | evaluate | sweep``.
+
+- ``train`` trains one model on one data set and writes ``checkpoint.pt`` and ``metrics.json``
+  (test score on the full test split, seconds, history, the exact command) into ``--out``;
+  ``--register NAME`` ships it as a pretrained model (see :mod:`imgen.pretrained`).
+- ``evaluate`` prints the test score of a checkpoint file or of a pretrained model.
+- ``sweep`` trains the article's model and ours for every cell of the article's results table
+  (:data:`SWEEP_CELLS`), one row per run in ``sweep.csv``, and writes ``sweep.md`` beside it.
+
+The results chapter shows ``sweep.md``; every pretrained model records the command that made it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime
+import io
+import json
+import shlex
+import sys
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+
+from imgen import data, pretrained, settings
+from imgen.checkpoint import CheckpointError, atomic_open, load_checkpoint, model_from_checkpoint
+from imgen.models import MODELS, build_model
+from imgen.occlusion import KINDS
+from imgen.train import SCHEDULES, TASKS, evaluate, fit, select_device
+
+
+class Cell(NamedTuple):
+    """One row of the article's results table: its model's test MSE on a data set and task."""
+
+    data: str
+    model: str
+    latent: int
+    task: str
+    article_mse: float
+
+    @property
+    def id(self):
+        return f"{self.data}/{self.model}/{self.latent}/{self.task}"
+
+
+# Article D's table. "cifar" is CIFAR-100 when it is in the data folder, else CIFAR-10.
+SWEEP_CELLS = (
+    Cell("mnist", "basic", 32, "reconstruct", 0.017),
+    Cell("mnist", "basic", 32, "complete", 0.023),
+    Cell("mnist", "deep", 32, "reconstruct", 0.0030),
+    Cell("mnist", "deep", 32, "complete", 0.015),
+    Cell("mnist", "deep", 128, "complete", 0.0147),
+    Cell("mnist", "deep", 512, "complete", 0.0146),
+    Cell("lfw", "basic", 32, "reconstruct", 0.0056),
+    Cell("lfw", "basic", 32, "complete", 0.0078),
+    Cell("lfw", "deep", 16, "reconstruct", 0.0068),
+    Cell("lfw", "deep", 32, "reconstruct", 0.0052),
+    Cell("lfw", "deep", 64, "reconstruct", 0.0038),
+    Cell("lfw", "deep", 64, "complete", 0.0080),
+    Cell("lfw", "deep", 128, "complete", 0.0076),
+    Cell("lfw", "deep", 512, "complete", 0.0078),
+    Cell("cifar", "basic", 32, "reconstruct", 0.0132),
+    Cell("cifar", "basic", 32, "complete", 0.0232),
+    Cell("cifar", "deep", 32, "reconstruct", 0.011),
+    Cell("cifar", "deep", 64, "complete", 0.0234),
+    Cell("cifar", "deep", 128, "complete", 0.0231),
+)
+ARTICLE_DATA_NAMES = {"mnist": "MNIST", "lfw": "LFW", "cifar": "CIFAR-100"}
+OUR_MODEL = "conv"
+# The article gives no epochs. These give every data set 5,000 to 12,000 Adam steps of 128
+# images (LFW's train split holds about 80% of its 13,233 faces), the same for both models.
+SWEEP_EPOCHS = {"mnist": 20, "lfw": 60, "cifar": 30}
+SWEEP_SETTINGS = {"batch_size": 128, "lr": 1e-3, "seed": 0, "occlusion": "bottom"}
+QUICK = {"subset": 64, "test_subset": 32, "epochs": 1}
+SWEEP_COLUMNS = (
+    "data",
+    "article_model",
+    "dataset_used",
+    "model",
+    "latent",
+    "task",
+    "article_mse",
+    "our_mse",
+    "epochs",
+    "train_images",
+    "seconds",
+    "device",
+    "date",
+    "command",
+)
+
+
+class UsageError(Exception):
+    """A command line that cannot work; reported like an argparse error (exit status 2)."""
+
+
+def main(argv=None):
+    """Run ``python -m imgen`` with ``argv`` (default: the process's); returns the exit status.
+
+    0 on success, 1 when data or a checkpoint is missing or unusable (the message says which and
+    what to do, without a traceback), 2 for a wrong command line, 130 when interrupted.
+    """
+    argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = "python -m imgen " + shlex.join(argv)
+    try:
+        return args.run(args, command)
+    except UsageError as error:
+        parser.error(str(error))
+    except (
+        data.DataNotFoundError,
+        data.CorruptDataError,
+        CheckpointError,
+        FileNotFoundError,
+    ) as error:
+        print(f"imgen: error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("imgen: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser():
+    """The argument parser of ``python -m imgen`` and its three commands."""
+    parser = argparse.ArgumentParser(
+        prog="python -m imgen", description="Train, score and compare the course's image models."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser("train", help="train one model, write its checkpoint and metrics")
+    train.add_argument("--data", required=True, choices=sorted(data.DATASETS))
+    train.add_argument("--model", default=OUR_MODEL, choices=sorted(MODELS))
+    train.add_argument(
+        "--latent", type=_positive_int, default=32, help="code size of an autoencoder (default 32)"
+    )
+    train.add_argument("--task", default="reconstruct", choices=TASKS)
+    train.add_argument(
+        "--occlusion",
+        default="bottom",
+        choices=KINDS,
+        help="what --task complete hides (default bottom: the bottom half)",
+    )
+    train.add_argument("--epochs", type=_positive_int, default=10)
+    train.add_argument("--batch-size", type=_positive_int, default=128)
+    train.add_argument("--lr", type=_positive_float, default=1e-3)
+    train.add_argument("--weight-decay", type=_non_negative_float, default=0.0)
+    train.add_argument("--schedule", default="constant", choices=SCHEDULES)
+    train.add_argument("--seed", type=_non_negative_int, default=0)
+    train.add_argument("--out", required=True, type=Path, help="folder for the run's files")
+    train.add_argument("--subset", type=_positive_int, help="train on this many images only")
+    train.add_argument(
+        "--test-subset",
+        type=_positive_int,
+        help="score on this many test images only (default: all)",
+    )
+    train.add_argument(
+        "--resume", action="store_true", help="continue from OUT/checkpoint.pt if it is there"
+    )
+    train.add_argument(
+        "--register", metavar="NAME", help="ship the trained weights as pretrained model NAME"
+    )
+    _add_runtime_arguments(train)
+    train.set_defaults(run=train_command)
+
+    score = commands.add_parser("evaluate", help="print the test score of a checkpoint")
+    score.add_argument(
+        "--checkpoint",
+        required=True,
+        help="a checkpoint.pt file, or the name of a pretrained model",
+    )
+    score.add_argument("--data", required=True, choices=sorted(data.DATASETS))
+    score.add_argument("--task", choices=TASKS, help="default: the task it was trained for")
+    score.add_argument("--occlusion", choices=KINDS, help="default: the one it was trained with")
+    score.add_argument("--batch-size", type=_positive_int, default=512)
+    score.add_argument("--seed", type=_non_negative_int, default=0)
+    score.add_argument(
+        "--test-subset",
+        type=_positive_int,
+        help="score on this many test images only (default: all)",
+    )
+    score.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
+    score.set_defaults(run=evaluate_command)
+
+    sweep = commands.add_parser("sweep", help="the article's results table, its models and ours")
+    sweep.add_argument(
+        "--only",
+        action="append",
+        metavar="CELL",
+        help="run only cells whose id starts with this: mnist, mnist/deep, "
+        "mnist/deep/32/complete (may repeat)",
+    )
+    sweep.add_argument(
+        "--out",
+        type=Path,
+        help="folder for sweep.csv, sweep.md and the runs (default results/, or results/quick/)",
+    )
+    sweep.add_argument(
+        "--epochs-scale",
+        type=_positive_float,
+        default=1.0,
+        help=f"multiply the epochs per data set {SWEEP_EPOCHS} by this",
+    )
+    sweep.add_argument(
+        "--quick",
+        "--dry-run",
+        action="store_true",
+        help=f"tiny subsets and one epoch ({QUICK}), to check that it all runs; "
+        f"the default when ${settings.QUICK_ENV} is set",
+    )
+    _add_runtime_arguments(sweep)
+    sweep.set_defaults(run=sweep_command)
+    return parser
+
+
+def train_command(args, command, cache=None):
+    """``train``: fit one model, score it on the test split, write ``checkpoint.pt`` and
+    ``metrics.json`` into ``args.out``. Returns 0, or 130 when interrupted."""
+    if (args.model == "classifier") != (args.task == "classify"):
+        raise UsageError("--model classifier goes with --task classify, and only with it")
+    train = _load(args.data, "train", args.subset, args.seed, cache)
+    test = _load(args.data, "test", args.test_subset, args.seed, cache)
+    if args.model == "classifier":
+        model = build_model("classifier", in_shape=train.shape, n_classes=len(train.classes))
+    else:
+        model = build_model(args.model, in_shape=train.shape, latent=args.latent)
+    checkpoint = args.out / "checkpoint.pt"
+    history = fit(
+        model,
+        train,
+        test,
+        task=args.task,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        device=args.device,
+        seed=args.seed,
+        occlusion=args.occlusion,
+        checkpoint=checkpoint,
+        resume=args.resume,
+        weight_decay=args.weight_decay,
+        schedule=args.schedule,
+        progress=not args.no_progress,
+        amp=False if args.no_amp else None,
+    )
+    if history.interrupted:
+        print(
+            f"interrupted: {checkpoint} holds the {history.epochs_done} completed epochs; "
+            "run the same command with --resume to go on",
+            file=sys.stderr,
+        )
+        return 130
+    score = evaluate(
+        model, test, task=args.task, occlusion=args.occlusion, device=args.device, seed=args.seed
+    )
+    metric = "test_accuracy" if args.task == "classify" else "test_mse"
+    metrics = {
+        "data": args.data,
+        "dataset": train.name,
+        "train_images": len(train),
+        "test_images": len(test),
+        "validation": "the test split (curves only: nothing is chosen by it)",
+        "model": args.model,
+        "config": model.config,
+        "task": args.task,
+        "occlusion": args.occlusion if args.task == "complete" else None,
+        "latent": model.config.get("latent"),
+        "epochs": history.epochs_done,
+        "batch_size": args.batch_size,
+        "lr": args.lr,
+        "schedule": args.schedule,
+        "weight_decay": args.weight_decay,
+        "seed": args.seed,
+        metric: score,
+        "train_seconds": sum(history.seconds),
+        "device": _device_name(args.device),
+        "history": history.to_dict(),
+        "command": command,
+        "date": datetime.date.today().isoformat(),
+        "torch_version": str(torch.__version__),
+    }
+    _write_text(args.out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    what = "accuracy" if args.task == "classify" else "MSE"
+    print(
+        f"{args.out}: test {what} {score:.5g} on {test.name} test ({len(test)} images) after "
+        f"{_epochs(history.epochs_done)}, {metrics['train_seconds']:.1f} s "
+        f"on {metrics['device']}"
+    )
+    if args.register:
+        pretrained.register(args.register, checkpoint, metrics, command)
+        print(f"registered as pretrained model {args.register!r}")
+    return 0
+
+
+def evaluate_command(args, command):
+    """``evaluate``: print the test score of a checkpoint file or a pretrained model."""
+    if Path(args.checkpoint).is_file():
+        saved = load_checkpoint(args.checkpoint)
+        model = model_from_checkpoint(saved)
+        trained = saved.get("fit_args", {})
+        task, occlusion = trained.get("task", "reconstruct"), trained.get("occlusion")
+    elif args.checkpoint in pretrained.available():
+        model = pretrained.load(args.checkpoint)
+        entry = pretrained.info(args.checkpoint)
+        task, occlusion = entry["task"], entry["occlusion"]
+    else:
+        names = ", ".join(pretrained.available()) or "none yet"
+        raise UsageError(
+            f"--checkpoint {args.checkpoint!r} is neither a file nor a pretrained "
+            f"model (pretrained: {names})"
+        )
+    task = args.task or task
+    occlusion = args.occlusion or occlusion or "bottom"
+    test = _load(args.data, "test", args.test_subset, args.seed)
+    in_shape = tuple(model.config["in_shape"])
+    if in_shape != test.shape:
+        raise UsageError(
+            f"{args.checkpoint} takes images shaped {in_shape}, but {test.name} "
+            f"images are {test.shape}"
+        )
+    score = evaluate(
+        model,
+        test,
+        task=task,
+        occlusion=occlusion,
+        batch_size=args.batch_size,
+        device=args.device,
+        seed=args.seed,
+    )
+    what = "accuracy" if task == "classify" else "MSE"
+    print(
+        f"test {what} of {args.checkpoint} on {test.name} test ({len(test)} images, "
+        f"task {task}): {score:.6g}"
+    )
+    return 0
+
+
+def sweep_command(args, command):
+    """``sweep``: train and score the article's model and ours for each cell of
+    :data:`SWEEP_CELLS`, skipping runs already in ``sweep.csv``; rewrite ``sweep.md``."""
+    args.quick = args.quick or settings.is_quick()
+    out = args.out or Path("results/quick" if args.quick else "results")
+    cells = [cell for cell in SWEEP_CELLS if _selected(cell, args.only)]
+    if not cells:
+        raise UsageError(f"--only {args.only} matches no cell; cells are like {SWEEP_CELLS[0].id}")
+    rows = _read_rows(out / "sweep.csv")
+    runs = [(cell, model) for cell in cells for model in (cell.model, OUR_MODEL)]
+    cache = {}
+    for number, (cell, model) in enumerate(runs, 1):
+        if _row_key(cell, model) in rows:
+            continue
+        # Ours is trained once for cells that share data, latent and task; its row is copied.
+        row = _same_run(rows, cell, model)
+        if row is None:
+            print(f"[{number}/{len(runs)}] {cell.id}: training {model}", file=sys.stderr)
+            argv = _train_argv(cell, model, out, args)
+            status = train_command(
+                build_parser().parse_args(argv), "python -m imgen " + shlex.join(argv), cache
+            )
+            if status != 0:
+                return status
+            metrics = json.loads((_run_folder(out, cell, model) / "metrics.json").read_text())
+            row = _sweep_row(cell, model, metrics)
+        row = {**row, "article_model": cell.model, "article_mse": cell.article_mse}
+        rows[_row_key(cell, model)] = {key: str(value) for key, value in row.items()}
+        _write_rows(out / "sweep.csv", rows.values())
+        _write_text(out / "sweep.md", sweep_report(rows))
+    _write_text(out / "sweep.md", sweep_report(rows))
+    print(f"{out / 'sweep.md'}: {len(rows)} runs")
+    return 0
+
+
+def sweep_report(rows):
+    """``sweep.md``: the article's test MSE beside ours for every cell, with the ratios."""
+    lines = [
+        "# Test MSE: the article's numbers beside ours",
+        "",
+        "Mean squared error per pixel (pixels in 0..1) on the whole test split. *ratio* is ours "
+        "divided by the article's: below 1, our error is lower. *same model* is the article's "
+        f"model trained here; `{OUR_MODEL}` is our convolutional autoencoder. Made by "
+        "`python -m imgen sweep`; every run's command is in `sweep.csv`.",
+        "",
+        f"| data | latent | task | article's model | article | same model | ratio | "
+        f"`{OUR_MODEL}` | ratio |",
+        "|---|---:|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for cell in SWEEP_CELLS:
+        same, ours = rows.get(_row_key(cell, cell.model)), rows.get(_row_key(cell, OUR_MODEL))
+        name = ARTICLE_DATA_NAMES[cell.data]
+        used = (same or ours or {}).get("dataset_used", name)
+        if used != name:
+            name += f" (ran on {used})"
+        lines.append(
+            f"| {name} | {cell.latent} | {cell.task} | {cell.model} | {cell.article_mse:g} | "
+            f"{_mse(same)} | {_ratio(same, cell)} | {_mse(ours)} | {_ratio(ours, cell)} |"
+        )
+    runs = sorted(
+        {(row["data"], row["epochs"], row["train_images"], row["device"]) for row in rows.values()}
+    )
+    trained = [
+        f"{ARTICLE_DATA_NAMES[name]}: {_epochs(int(epochs))} of {images} images on {device}"
+        for name, epochs, images, device in runs
+    ]
+    lines += ["", "Runs: " + "; ".join(trained) + "." if trained else "No runs yet."]
+    return "\n".join(lines) + "\n"
+
+
+def _same_run(rows, cell, model):
+    """A row of ``rows`` that ran ``model`` with ``cell``'s data, latent and task, or None."""
+    for row in rows.values():
+        if (row["data"], row["model"], row["latent"], row["task"]) == (
+            cell.data,
+            model,
+            str(cell.latent),
+            cell.task,
+        ):
+            return row
+    return None
+
+
+def _sweep_row(cell, model, metrics):
+    """The ``sweep.csv`` row of one run, from its ``metrics.json``."""
+    return {
+        "data": cell.data,
+        "dataset_used": metrics["dataset"],
+        "model": model,
+        "latent": cell.latent,
+        "task": cell.task,
+        "our_mse": metrics["test_mse"],
+        "epochs": metrics["epochs"],
+        "train_images": metrics["train_images"],
+        "seconds": round(metrics["train_seconds"], 1),
+        "device": metrics["device"],
+        "date": metrics["date"],
+        "command": metrics["command"],
+    }
+
+
+def _run_folder(out, cell, model):
+    return out / "runs" / f"{cell.data}-{model}-{cell.latent}-{cell.task}"
+
+
+def _train_argv(cell, model, out, args):
+    """The ``train`` command line of one sweep run (it is also what ``sweep.csv`` records)."""
+    epochs = max(1, round(SWEEP_EPOCHS[cell.data] * args.epochs_scale))
+    options = {
+        "--data": cell.data,
+        "--model": model,
+        "--latent": cell.latent,
+        "--task": cell.task,
+        "--occlusion": SWEEP_SETTINGS["occlusion"],
+        "--epochs": QUICK["epochs"] if args.quick else epochs,
+        "--batch-size": SWEEP_SETTINGS["batch_size"],
+        "--lr": SWEEP_SETTINGS["lr"],
+        "--seed": SWEEP_SETTINGS["seed"],
+        "--out": _run_folder(out, cell, model),
+        "--device": args.device,
+    }
+    if args.quick:
+        options.update({"--subset": QUICK["subset"], "--test-subset": QUICK["test_subset"]})
+    flags = ["--resume"]
+    flags += ["--no-progress"] if args.no_progress else []
+    flags += ["--no-amp"] if args.no_amp else []
+    return ["train", *(str(part) for option in options.items() for part in option), *flags]
+
+
+def _selected(cell, only):
+    return not only or any(
+        cell.id == prefix.strip("/") or cell.id.startswith(prefix.strip("/") + "/")
+        for prefix in only
+    )
+
+
+def _row_key(cell, model):
+    return (cell.data, cell.model, str(cell.latent), cell.task, model)
+
+
+def _read_rows(path):
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as file:
+        return {
+            (row["data"], row["article_model"], row["latent"], row["task"], row["model"]): row
+            for row in csv.DictReader(file)
+        }
+
+
+def _write_rows(path, rows):
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=SWEEP_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    _write_text(path, text.getvalue())
+
+
+def _write_text(path, text):
+    with atomic_open(path) as file:
+        file.write(text.encode())
+
+
+def _epochs(n):
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
+
+
+def _mse(row):
+    return "–" if row is None else f"{float(row['our_mse']):.4g}"
+
+
+def _ratio(row, cell):
+    return "–" if row is None else f"{float(row['our_mse']) / cell.article_mse:.2f}"
+
+
+def _load(name, split, subset, seed, cache=None):
+    """A data split, shrunk to ``subset`` images when given; kept in ``cache`` for the sweep."""
+    key = (name, split, subset, seed)
+    if cache is not None and key in cache:
+        return cache[key]
+    images = data.load(name, split)
+    if subset is not None and subset < len(images):
+        images = images.subset(subset, seed)
+    if cache is not None:
+        cache[key] = images
+    return images
+
+
+def _device_name(device):
+    device = select_device(device)
+    if device.type == "cuda":
+        return f"cuda ({torch.cuda.get_device_name(device)})"
+    return str(device)
+
+
+def _add_runtime_arguments(parser):
+    parser.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
+    parser.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _number(kind, test, expected):
+    def parse(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not test(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    parse.__name__ = expected  # argparse names the type in its messages
+    return parse
+
+
+_positive_int = _number(int, lambda n: n >= 1, "a whole number >= 1")
+_non_negative_int = _number(int, lambda n: n >= 0, "a whole number >= 0")
+_positive_float = _number(float, lambda x: x > 0, "a number > 0")
+_non_negative_float = _number(float, lambda x: x >= 0, "a number >= 0")

@@ -1,0 +1,306 @@
+"""The networks of the course: four autoencoders and a small image classifier.
+
+Every autoencoder maps ``(N, C, H, W)`` float images in 0..1 to images of the same shape, through
+a code of ``latent`` numbers: ``encode(x) -> (N, latent)``, ``decode(z) -> (N, C, H, W)``.
+Each model keeps its constructor arguments in ``model.config``, so that
+``build_model(name, **model.config)`` builds the same architecture again (checkpoints rely on it).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+from torch import nn
+
+
+class Autoencoder(nn.Module):
+    """What the autoencoders share: shape checks, ``encode``, ``decode`` and ``forward``.
+
+    Subclasses build ``self.encoder`` (images to codes) and ``self.decoder`` (codes to images).
+    """
+
+    def __init__(self, in_shape, latent):
+        super().__init__()
+        self.in_shape = _check_in_shape(in_shape)
+        self.latent = _check_positive_int(latent, "latent")
+
+    def encode(self, x):
+        """Images ``(N, C, H, W)`` to codes ``(N, latent)``."""
+        _check_batch(x, self.in_shape, "images")
+        return self.encoder(x)
+
+    def decode(self, z):
+        """Codes ``(N, latent)`` to images ``(N, C, H, W)``."""
+        _check_batch(z, (self.latent,), "codes")
+        return self.decoder(z)
+
+    def forward(self, x):
+        """Reconstruct images: ``(N, C, H, W)`` to ``(N, C, H, W)``."""
+        return self.decode(self.encode(x))
+
+
+class DenseAutoencoder(Autoencoder):
+    """The fruit network of the autoencoder chapter: dense layers 768-256-16-4-16-256-768.
+
+    Images ``(N, 3, 16, 16)`` are flattened to 768 numbers and squeezed through ``hidden`` layers
+    to a code of ``latent`` = 4 numbers, then widened back by the mirror image of the encoder.
+    Choices the article left open: ReLU between layers; a sigmoid on the code, so that each code
+    number lies in 0..1, the range of the chapter's sliders; a sigmoid on the output, so that
+    pixels lie in 0..1.
+    """
+
+    def __init__(self, in_shape=(3, 16, 16), hidden=(256, 16), latent=4):
+        super().__init__(in_shape, latent)
+        hidden = tuple(_check_positive_int(h, "hidden sizes") for h in hidden)
+        self.config = dict(in_shape=self.in_shape, hidden=hidden, latent=self.latent)
+        sizes = [math.prod(self.in_shape), *hidden, self.latent]
+        self.encoder = nn.Sequential(nn.Flatten(), *_dense_stack(sizes), nn.Sigmoid())
+        self.decoder = nn.Sequential(
+            *_dense_stack(sizes[::-1]), nn.Sigmoid(), nn.Unflatten(1, self.in_shape)
+        )
+
+
+class BasicAutoencoder(Autoencoder):
+    """Article D's basic model: one dense layer in, one dense layer out.
+
+    Encoder: flatten ``(N, C, H, W)`` to ``C*H*W`` numbers, dense to ``latent``. Decoder: dense to
+    ``C*H*W``, reshape to ``(N, C, H, W)``. Taught in the encoder-decoder chapter. The article
+    puts no activation on the code nor on the output, and neither does this model: it is a linear
+    map, so it can learn at best what principal component analysis finds, and its pixels may fall
+    slightly outside 0..1.
+    """
+
+    def __init__(self, in_shape=(1, 28, 28), latent=32):
+        super().__init__(in_shape, latent)
+        self.config = dict(in_shape=self.in_shape, latent=self.latent)
+        pixels = math.prod(self.in_shape)
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(pixels, self.latent))
+        self.decoder = nn.Sequential(nn.Linear(self.latent, pixels), nn.Unflatten(1, self.in_shape))
+
+
+class DeepConvAutoencoder(Autoencoder):
+    """Article D's deep model, layer for layer.
+
+    Encoder: four 3x3 'same' convolutions with 32, 64, 128 and 256 channels, each followed by
+    ReLU and 2x2 max pooling (stride 2), then flatten and dense to ``latent``. Decoder: dense back
+    to the image's size ``C*H*W``, reshape to ``(C, H, W)``, four 3x3 'same' transposed
+    convolutions with 128, 64, 32 and ``C`` channels, ReLU on the first three and none on the
+    last. Taught in the encoder-decoder chapter (MNIST, LFW, CIFAR) and the inpainting chapter.
+
+    Choices the article left open, fixed here:
+
+    - Pooling is max pooling that rounds down, Keras' default: 28x28 MNIST shrinks
+      28, 14, 7, 3, 1, so its code is read from a 256x1x1 map; 32x32 ends at 2x2, 64x64 at 4x4.
+      Images smaller than 16x16 are refused.
+    - "Dense back to the image's size" is read literally, as in the basic model: the dense layer
+      gives ``C*H*W`` numbers, reshaped to an image, so the transposed convolutions keep the size
+      (stride 1, padding 1) and refine that image rather than upsample. (The other reading,
+      dense to a small 256-channel map that strided transposed convolutions upsample, is not
+      "the image's size"; it is close to what :class:`ConvAutoencoder` does.)
+    - No activation on the code, after the dense decoder layer, or on the output, like the basic
+      model, so pixels may fall slightly outside 0..1.
+    """
+
+    def __init__(self, in_shape=(1, 28, 28), latent=32):
+        super().__init__(in_shape, latent)
+        self.config = dict(in_shape=self.in_shape, latent=self.latent)
+        channels, height, width = self.in_shape
+        if min(height, width) < 16:
+            raise ValueError(
+                f"DeepConvAutoencoder pools four times and needs images of at least 16x16, "
+                f"got {height}x{width}"
+            )
+        encoder = []
+        for c_in, c_out in ((channels, 32), (32, 64), (64, 128), (128, 256)):
+            encoder += [nn.Conv2d(c_in, c_out, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2)]
+        code_map = 256 * (height // 16) * (width // 16)
+        self.encoder = nn.Sequential(*encoder, nn.Flatten(), nn.Linear(code_map, self.latent))
+        decoder = [
+            nn.Linear(self.latent, channels * height * width),
+            nn.Unflatten(1, self.in_shape),
+        ]
+        for c_in, c_out in ((channels, 128), (128, 64), (64, 32)):
+            decoder += [nn.ConvTranspose2d(c_in, c_out, 3, padding=1), nn.ReLU()]
+        decoder.append(nn.ConvTranspose2d(32, channels, 3, padding=1))
+        self.decoder = nn.Sequential(*decoder)
+
+
+class ConvAutoencoder(Autoencoder):
+    """Our own convolutional autoencoder: the deep model's job done better and many times faster.
+
+    Same interface, code size and MSE objective as :class:`DeepConvAutoencoder`, built the way
+    DCGAN (Radford et al. 2016) builds its networks. Encoder: pad the image with zeros to a
+    multiple of 8 (28x28 becomes 32x32), three 4x4 convolutions of stride 2 with ``width``,
+    ``2*width`` and ``4*width`` channels, each with batch normalisation and ReLU, then dense to
+    ``latent``. Decoder: the mirror image, three 4x4 transposed convolutions of stride 2 that
+    double the size, a sigmoid so that pixels lie in 0..1, and a crop back to ``(C, H, W)``.
+
+    Strided convolutions downsample as they compute, so no layer works at full resolution with
+    many channels; that is where the deep model spends its time. The default ``width=24`` keeps
+    training on a 2-core CPU over 10x faster than the deep model (``benchmarks/model_speed.py``);
+    ``width=32`` reconstructs a little better at about 1.6x the cost. ``code_activation="sigmoid"``
+    keeps the code in 0..1, for the fruit chapter's sliders. Taught in the encoder-decoder
+    chapter, as the model that improves on the article's.
+    """
+
+    def __init__(self, in_shape=(1, 28, 28), latent=32, width=24, code_activation=None):
+        super().__init__(in_shape, latent)
+        self.width = _check_positive_int(width, "width")
+        if code_activation not in (None, "sigmoid"):
+            raise ValueError(f"code_activation must be None or 'sigmoid', got {code_activation!r}")
+        self.config = dict(
+            in_shape=self.in_shape,
+            latent=self.latent,
+            width=self.width,
+            code_activation=code_activation,
+        )
+        channels, height, image_width = self.in_shape
+        w = self.width
+        # Pad evenly on both sides, so the network sees the image centred.
+        pad_h, pad_w = -height % 8, -image_width % 8
+        padding = (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2)
+        code_map = (4 * w, (height + pad_h) // 8, (image_width + pad_w) // 8)
+
+        encoder = [nn.ZeroPad2d(padding)]
+        for c_in, c_out in ((channels, w), (w, 2 * w), (2 * w, 4 * w)):
+            encoder += [
+                nn.Conv2d(c_in, c_out, 4, stride=2, padding=1),
+                nn.BatchNorm2d(c_out),
+                nn.ReLU(),
+            ]
+        encoder += [nn.Flatten(), nn.Linear(math.prod(code_map), self.latent)]
+        if code_activation == "sigmoid":
+            encoder.append(nn.Sigmoid())
+        self.encoder = nn.Sequential(*encoder)
+
+        decoder = [nn.Linear(self.latent, math.prod(code_map)), nn.Unflatten(1, code_map)]
+        for c_in, c_out in ((4 * w, 2 * w), (2 * w, w), (w, channels)):
+            decoder += [
+                nn.BatchNorm2d(c_in),
+                nn.ReLU(),
+                nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1),
+            ]
+        # Negative padding crops the padded border away.
+        decoder += [nn.Sigmoid(), nn.ZeroPad2d(tuple(-p for p in padding))]
+        self.decoder = nn.Sequential(*decoder)
+
+
+class ConvClassifier(nn.Module):
+    """A small VGG-style image classifier, for the CNN-basics chapter (MNIST, CIFAR).
+
+    Two blocks of conv-conv-pool (3x3 'same' convolutions with ReLU, ``width`` then ``2*width``
+    channels, 2x2 max pooling), dropout, a dense layer of 128 with ReLU, dropout, and a dense
+    layer to ``n_classes`` logits. ``forward`` maps images ``(N, C, H, W)`` to logits
+    ``(N, n_classes)``; :meth:`feature_maps` returns what each layer of ``features`` computes, and
+    ``features[0].weight`` holds the learned first-layer filters ``(width, C, 3, 3)``.
+    """
+
+    def __init__(self, in_shape=(1, 28, 28), n_classes=10, width=32):
+        super().__init__()
+        self.in_shape = _check_in_shape(in_shape)
+        n_classes = _check_positive_int(n_classes, "n_classes")
+        width = _check_positive_int(width, "width")
+        self.config = dict(in_shape=self.in_shape, n_classes=n_classes, width=width)
+        channels, height, image_width = self.in_shape
+        if min(height, image_width) < 4:
+            raise ValueError(
+                f"ConvClassifier needs images of at least 4x4, got {height}x{image_width}"
+            )
+        self.features = nn.Sequential(
+            nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(2 * width, 2 * width, 3, padding=1), nn.ReLU(),
+            nn.MaxPool2d(2),
+        )  # fmt: skip
+        flat = 2 * width * (height // 4) * (image_width // 4)
+        self.classifier = nn.Sequential(
+            nn.Dropout(0.25),
+            nn.Flatten(),
+            nn.Linear(flat, 128),
+            nn.ReLU(),
+            nn.Dropout(0.5),
+            nn.Linear(128, n_classes),
+        )
+
+    def forward(self, x):
+        """Images ``(N, C, H, W)`` to class logits ``(N, n_classes)``."""
+        _check_batch(x, self.in_shape, "images")
+        return self.classifier(self.features(x))
+
+    def feature_maps(self, x):
+        """The output of every layer in ``features``, by name: ``{"conv1": (N, width, H, W), ...}``.
+
+        Names are ``conv1`` to ``conv4`` (after the ReLU), ``pool1`` and ``pool2``.
+        """
+        _check_batch(x, self.in_shape, "images")
+        maps, convs, pools = {}, 0, 0
+        for layer in self.features:
+            x = layer(x)
+            if isinstance(layer, nn.ReLU):
+                convs += 1
+                maps[f"conv{convs}"] = x
+            elif isinstance(layer, nn.MaxPool2d):
+                pools += 1
+                maps[f"pool{pools}"] = x
+        return maps
+
+
+MODELS = {
+    "dense": DenseAutoencoder,
+    "basic": BasicAutoencoder,
+    "deep": DeepConvAutoencoder,
+    "conv": ConvAutoencoder,
+    "classifier": ConvClassifier,
+}
+
+
+def build_model(name, **kwargs):
+    """Build the model registered as ``name`` in :data:`MODELS` with constructor ``kwargs``.
+
+    ``build_model(name, **model.config)`` rebuilds a model's architecture, for example from a
+    checkpoint.
+    """
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODELS)}")
+    return MODELS[name](**kwargs)
+
+
+def _dense_stack(sizes):
+    """Linear layers through ``sizes`` with ReLU between them (none after the last)."""
+    layers = []
+    for n_in, n_out in itertools.pairwise(sizes):
+        layers += [nn.Linear(n_in, n_out), nn.ReLU()]
+    return layers[:-1]
+
+
+def _check_positive_int(value, name):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return value
+
+
+def _check_in_shape(in_shape):
+    """``in_shape`` as a tuple ``(C, H, W)`` of positive ints (a list from JSON works too)."""
+    shape = tuple(in_shape) if isinstance(in_shape, (tuple, list, torch.Size)) else None
+    if (
+        shape is None
+        or len(shape) != 3
+        or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape)
+    ):
+        raise ValueError(f"in_shape must be (C, H, W), three positive ints, got {in_shape!r}")
+    return shape
+
+
+def _check_batch(x, shape, what):
+    """Refuse anything but a float tensor ``(N, *shape)``, in one sentence."""
+    expected = "(N, " + ", ".join(str(n) for n in shape) + ")"
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"expected {what} as a tensor of shape {expected}, got {type(x).__name__}")
+    if x.ndim != len(shape) + 1 or tuple(x.shape[1:]) != tuple(shape):
+        raise ValueError(f"expected {what} of shape {expected}, got {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise TypeError(f"expected {what} as a float tensor, got {x.dtype}")

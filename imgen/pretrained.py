@@ -1,0 +1,175 @@
+"""Ready-trained models shipped inside the package, so that a laptop can follow every chapter.
+
+Each checkpoint is ``imgen/checkpoints/<name>.pt`` (weights only, float16) and has an entry in
+``imgen/checkpoints/manifest.json`` that says how it was trained (data, model and config, task,
+epochs, seed, the exact command), how well it scores on the test split, and its sha256. Loading
+checks the sha256 first and then reads the file with ``weights_only=True``.
+
+Chapters show their results with :func:`load`; ``python -m imgen train --register NAME`` adds one.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import io
+import json
+import re
+from pathlib import Path
+
+import torch
+
+from imgen.checkpoint import CheckpointError, atomic_open, describe, load_checkpoint
+from imgen.models import build_model
+
+CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
+MANIFEST = "manifest.json"
+MAX_TOTAL_BYTES = 25_000_000  # all shipped weights together, to keep the package small
+
+
+def available(folder=None):
+    """The names of the shipped checkpoints, sorted."""
+    return sorted(_read_manifest(folder)["checkpoints"])
+
+
+def info(name, folder=None):
+    """The manifest entry of checkpoint ``name``: how it was trained and how well it scores."""
+    checkpoints = _read_manifest(folder)["checkpoints"]
+    if name not in checkpoints:
+        names = ", ".join(sorted(checkpoints)) or "none yet"
+        raise ValueError(f"no pretrained checkpoint named {name!r}; available: {names}")
+    return dict(checkpoints[name])
+
+
+def load(name, *, device="cpu", folder=None):
+    """The trained model ``name`` (see :func:`available`), in eval mode on ``device``.
+
+    Raises ``ValueError`` for an unknown name, ``FileNotFoundError`` when its file is missing,
+    and :class:`imgen.checkpoint.CheckpointError` when the file's sha256 differs from the
+    manifest's (tampered or corrupt), holds more than weights, or does not fit the model.
+    """
+    entry = info(name, folder)
+    path = _folder(folder) / entry["file"]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"pretrained checkpoint {name!r} is listed in {MANIFEST} but its file {path} is "
+            "missing; reinstall imgen, or train it again with `python -m imgen train ... "
+            f"--register {name}`"
+        )
+    digest = _sha256(path.read_bytes())
+    if digest != entry["sha256"]:
+        raise CheckpointError(
+            f"{path} does not match the sha256 in {MANIFEST} (expected {entry['sha256'][:12]}..., "
+            f"got {digest[:12]}...): the file is tampered or corrupt, so it was not loaded"
+        )
+    saved = load_checkpoint(path)
+    spec = {"name": entry["model"], "config": entry["config"]}
+    if _plain(saved.get("model_spec")) != _plain(spec):
+        raise CheckpointError(
+            f"checkpoint {name!r} is for {describe(saved.get('model_spec'))}, "
+            f"not {describe(spec)} as {MANIFEST} says"
+        )
+    model = build_model(spec["name"], **spec["config"])
+    try:
+        model.load_state_dict(saved["model"])
+    except RuntimeError as error:
+        detail = [line.strip() for line in str(error).splitlines() if line.strip()][-1]
+        raise CheckpointError(
+            f"checkpoint {name!r} is for {describe(spec)}, but its weights do not fit the "
+            f"model this version of imgen builds from that config: {detail}"
+        ) from error
+    return model.to(device).eval()
+
+
+def register(name, checkpoint_path, metrics, command, *, folder=None, dtype=torch.float16):
+    """Ship the weights of a :func:`imgen.train.fit` checkpoint as pretrained model ``name``.
+
+    Writes ``<name>.pt`` (the state_dict in ``dtype`` and the model's name and config: no
+    optimiser) and its manifest entry, both atomically; ``metrics`` (as ``metrics.json`` of
+    ``python -m imgen train``) gives the data set, split sizes, test score, seconds and device.
+    Refuses to let all shipped weights grow past :data:`MAX_TOTAL_BYTES`. Returns the entry.
+    """
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", name):
+        raise ValueError(
+            f"a pretrained name is lower-case letters, digits, '-', '_' and '.', got {name!r}"
+        )
+    saved = load_checkpoint(checkpoint_path)
+    spec = saved.get("model_spec")
+    if spec is None:
+        raise CheckpointError(
+            f"{checkpoint_path} holds a model outside imgen.models, which cannot be rebuilt "
+            "from its name and config, so it cannot be registered"
+        )
+    weights = {
+        key: value.detach().to("cpu", dtype, copy=True) if value.is_floating_point() else value
+        for key, value in saved["model"].items()
+    }
+    buffer = io.BytesIO()
+    torch.save({"format": "imgen-weights-1", "model": weights, "model_spec": spec}, buffer)
+    data = buffer.getvalue()
+
+    folder = _folder(folder)
+    manifest = _read_manifest(folder)
+    others = sum(e["bytes"] for n, e in manifest["checkpoints"].items() if n != name)
+    if others + len(data) > MAX_TOTAL_BYTES:
+        raise ValueError(
+            f"registering {name!r} ({len(data) / 1e6:.1f} MB) would make the shipped weights "
+            f"{(others + len(data)) / 1e6:.1f} MB, over the {MAX_TOTAL_BYTES / 1e6:.0f} MB limit"
+        )
+    fit_args = saved.get("fit_args", {})
+    occlusion = fit_args.get("occlusion")
+    entry = {
+        "file": f"{name}.pt",
+        "sha256": _sha256(data),
+        "bytes": len(data),
+        "weights_dtype": str(dtype).removeprefix("torch."),
+        "model": spec["name"],
+        "config": _plain(spec["config"]),
+        "dataset": metrics.get("dataset"),
+        "train_images": metrics.get("train_images"),
+        "test_images": metrics.get("test_images"),
+        "task": fit_args.get("task"),
+        "occlusion": occlusion["kind"] if occlusion and len(occlusion) == 1 else occlusion,
+        "latent": spec["config"].get("latent"),
+        "epochs": saved.get("epoch"),
+        "seed": fit_args.get("seed"),
+        "batch_size": fit_args.get("batch_size"),
+        "lr": fit_args.get("lr"),
+        "schedule": fit_args.get("schedule"),
+        **{key: metrics[key] for key in ("test_mse", "test_accuracy") if key in metrics},
+        "train_seconds": metrics.get("train_seconds"),
+        "device": metrics.get("device"),
+        "command": command,
+        "date": datetime.date.today().isoformat(),
+        "torch_version": str(torch.__version__),
+    }
+    with atomic_open(folder / entry["file"]) as file:
+        file.write(data)
+    manifest["checkpoints"][name] = _plain(entry)
+    with atomic_open(folder / MANIFEST) as file:
+        file.write((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
+    return entry
+
+
+def _folder(folder):
+    # Read at call time, so that tests can point CHECKPOINT_DIR at a temporary folder.
+    return CHECKPOINT_DIR if folder is None else Path(folder)
+
+
+def _read_manifest(folder):
+    path = _folder(folder) / MANIFEST
+    if not path.is_file():
+        return {"checkpoints": {}}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise CheckpointError(f"{path} is not valid JSON: {error}") from error
+
+
+def _sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _plain(value):
+    """``value`` as JSON would give it back: tuples become lists, so configs compare equal."""
+    return json.loads(json.dumps(value))

@@ -1,0 +1,524 @@
+"""Train a model with one loop read top to bottom (:func:`fit`) and score it (:func:`evaluate`).
+
+Batches come straight from the in-memory image tensor (``(N, C, H, W)``, ``uint8`` or float in
+0..1): shuffle the indices, index the tensor, convert to floats in 0..1, move to the device. The
+loss is the mean squared error over all pixels for the autoencoder tasks and cross-entropy for a
+classifier; the optimiser is Adam. On a CUDA GPU the loop uses mixed precision.
+
+The autoencoder chapter teaches :func:`fit`; the CNN-basics chapter trains its classifier with it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from imgen.checkpoint import (
+    CheckpointError,
+    describe,
+    load_checkpoint,
+    load_weights,
+    model_spec,
+    save_checkpoint,
+)
+from imgen.occlusion import KINDS, occlude
+
+TASKS = ("reconstruct", "complete", "classify")
+SCHEDULES = ("constant", "cosine", "onecycle")
+# The random occlusions need a size; these hide a quarter (rectangle) or half (pixels) the image.
+RANDOM_OCCLUSIONS = {"rectangle": {"height": 0.5, "width": 0.5}, "pixels": {"fraction": 0.5}}
+# Settings that must not change when a run is resumed, or it would not be the same run.
+SAME_ON_RESUME = (
+    "task",
+    "batch_size",
+    "lr",
+    "seed",
+    "occlusion",
+    "weight_decay",
+    "schedule",
+    "train_images",
+)
+
+
+@dataclass
+class History:
+    """What :func:`fit` did: one entry per completed epoch in each list.
+
+    ``train_loss`` is the mean loss over the epoch's batches, ``val_loss`` (and, for a
+    classifier, ``val_accuracy``) the score on ``val`` after the epoch, ``seconds`` the epoch's
+    wall time, ``lr`` the learning rate at its end. ``interrupted`` is True when Ctrl-C stopped
+    training early.
+    """
+
+    task: str = "reconstruct"
+    train_loss: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    epochs_done: int = 0
+    interrupted: bool = False
+
+    def plot(self, ax=None):
+        """Draw the training and validation loss per epoch (log scale); returns the axes."""
+        import matplotlib.pyplot as plt  # only plotting needs it: importing imgen stays light
+
+        if ax is None:
+            _, ax = plt.subplots(figsize=(5, 3.5))
+        epochs = range(1, len(self.train_loss) + 1)
+        ax.plot(epochs, self.train_loss, marker=".", label="training")
+        if self.val_loss:
+            ax.plot(epochs, self.val_loss, marker=".", label="validation")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("cross-entropy" if self.task == "classify" else "mean squared error")
+        ax.legend()
+        return ax
+
+    def to_dict(self):
+        """The history as plain lists and numbers (for checkpoints and JSON)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data):
+        """The inverse of :meth:`to_dict`."""
+        return cls(**data)
+
+
+class AmpSettings(NamedTuple):
+    """Mixed precision: whether it is on, the autocast dtype, and whether to scale the loss."""
+
+    enabled: bool
+    dtype: torch.dtype | None
+    use_scaler: bool
+
+
+def select_device(device="auto"):
+    """The ``torch.device`` to train on: ``"auto"`` picks CUDA, then Apple MPS, then the CPU.
+
+    ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"cpu"`` or a ``torch.device`` ask for one; asking for a
+    device this machine does not have raises ``RuntimeError``.
+    """
+    if isinstance(device, str) and device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        device = None
+    if device is None or device.type not in ("cuda", "mps", "cpu"):
+        raise ValueError(
+            f"device must be 'auto', 'cuda', 'mps', 'cpu' or a torch.device, got {device!r}"
+        )
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device {str(device)!r} was asked for, but PyTorch finds no CUDA GPU on this "
+            "machine; use device='auto' or 'cpu'"
+        )
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeError(
+            "device 'mps' was asked for, but Apple's MPS is not available on this machine; "
+            "use device='auto' or 'cpu'"
+        )
+    return device
+
+
+def amp_settings(device, amp=None, *, bf16_supported=None):
+    """Decide mixed precision for ``device``: returns :class:`AmpSettings`.
+
+    ``amp=None`` turns it on for CUDA only; ``amp=False`` turns it off. On CUDA it autocasts to
+    bfloat16 where the GPU supports it (``bf16_supported``, asked of the GPU when None), else to
+    float16 with a gradient scaler. Pure apart from that question, so it is testable anywhere.
+    """
+    device = torch.device(device)
+    if amp is None:
+        amp = device.type == "cuda"
+    if not amp:
+        return AmpSettings(enabled=False, dtype=None, use_scaler=False)
+    if device.type != "cuda":
+        raise ValueError(f"amp=True needs a CUDA device, got {device}; leave amp=None for 'auto'")
+    if bf16_supported is None:
+        bf16_supported = torch.cuda.is_bf16_supported()
+    if bf16_supported:
+        return AmpSettings(enabled=True, dtype=torch.bfloat16, use_scaler=False)
+    return AmpSettings(enabled=True, dtype=torch.float16, use_scaler=True)
+
+
+def fit(
+    model,
+    train,
+    val=None,
+    *,
+    task="reconstruct",
+    epochs=1,
+    batch_size=128,
+    lr=1e-3,
+    device="auto",
+    seed=0,
+    occlusion="bottom",
+    checkpoint=None,
+    resume=False,
+    weight_decay=0.0,
+    schedule="constant",
+    progress=True,
+    amp=None,
+    max_steps=None,
+):
+    """Train ``model`` on ``train`` and return its :class:`History`.
+
+    ``train`` and ``val`` are :class:`imgen.data.ImageData` or image tensors ``(N, C, H, W)``,
+    ``uint8`` (0..255) or float (0..1). Tasks: ``"reconstruct"`` (input = target = the image),
+    ``"complete"`` (input = the image hidden by :func:`imgen.occlusion.occlude` with ``occlusion``,
+    a kind or a dict ``{"kind": ..., **options}``; target = the whole image), both scored by the
+    mean squared error; ``"classify"`` (cross-entropy on the labels; ``val`` gives accuracy).
+
+    Adam (AdamW when ``weight_decay`` > 0) at ``lr``, kept ``"constant"`` or annealed per step by
+    ``"cosine"`` or ``"onecycle"``. Each epoch's shuffling, occlusion and dropout depend only on
+    ``(seed, epoch)``: the loop reseeds torch's global generator at every epoch. ``max_steps``
+    stops after that many optimiser steps in all (for smoke tests).
+
+    ``checkpoint``: a path written atomically after every epoch (see :mod:`imgen.checkpoint`).
+    ``resume=True`` continues from it to ``epochs`` epochs in all, exactly as if never stopped;
+    with no file there yet it starts afresh. Ctrl-C stops cleanly: the model keeps the weights of
+    its last step, the history of the completed epochs comes back with ``interrupted=True``, and
+    the checkpoint holds the last completed epoch (resuming repeats the interrupted one).
+
+    The model moves to the device (see :func:`select_device`) and ends in eval mode.
+    """
+    _check_choice("task", task, TASKS)
+    _check_choice("schedule", schedule, SCHEDULES)
+    for name, value in [("epochs", epochs), ("batch_size", batch_size), ("max_steps", max_steps)]:
+        _check_count(name, value, allow_none=name == "max_steps")
+    _check_seed(seed)
+    if not isinstance(lr, (int, float)) or isinstance(lr, bool) or not lr > 0:
+        raise ValueError(f"lr must be a number > 0, got {lr!r}")
+    if not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
+        raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
+    if resume and checkpoint is None:
+        raise ValueError("resume=True needs checkpoint=PATH, the file to resume from")
+    occlusion = _occlusion_spec(occlusion) if task == "complete" else None
+    images, labels = _unpack(train, "train", task)
+    val_images, val_labels = _unpack(val, "val", task) if val is not None else (None, None)
+    if val is not None and val_images.shape[1:] != images.shape[1:]:
+        raise ValueError(
+            f"val images are {tuple(val_images.shape[1:])} (C, H, W) but train images are "
+            f"{tuple(images.shape[1:])}"
+        )
+    device = select_device(device)
+    precision = amp_settings(device, amp)
+
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    steps_per_epoch = math.ceil(len(images) / batch_size)
+    total_steps = epochs * steps_per_epoch
+    if max_steps is not None:
+        total_steps = min(total_steps, max_steps)
+    scheduler = _make_scheduler(optimizer, schedule, lr, total_steps)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision.use_scaler)
+    settings = {
+        "task": task,
+        "epochs": epochs,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "occlusion": occlusion,
+        "weight_decay": weight_decay,
+        "schedule": schedule,
+        "max_steps": max_steps,
+        "train_images": len(images),
+        "val_images": 0 if val is None else len(val_images),
+        "device": str(device),
+    }
+    history, start = History(task=task), 0
+    if resume and Path(checkpoint).exists():
+        history, start = _resume(checkpoint, model, optimizer, scheduler, scaler, settings)
+
+    step = start * steps_per_epoch
+    try:
+        for epoch in range(start, epochs):
+            began = time.perf_counter()
+            generator = _epoch_generator(seed, epoch)
+            order = torch.randperm(len(images), generator=generator)
+            model.train()
+            loss_sum, seen = torch.zeros((), device=device), 0
+            with tqdm(
+                total=steps_per_epoch,
+                desc=f"epoch {epoch + 1}/{epochs}",
+                unit="batch",
+                disable=not progress,
+            ) as bar:
+                for x, y in _batches(images, labels, order, batch_size, device):
+                    inputs, targets = _inputs_and_targets(x, y, task, occlusion, generator)
+                    with _autocast(device, precision):
+                        outputs = model(inputs)
+                    loss = _loss(outputs, targets, task)
+                    optimizer.zero_grad(set_to_none=True)
+                    scaler.scale(loss).backward()
+                    scaler.step(optimizer)
+                    scaler.update()
+                    if scheduler is not None:
+                        scheduler.step()
+                    loss_sum += loss.detach() * len(x)
+                    seen += len(x)
+                    step += 1
+                    bar.update()
+                    if bar.n % 20 == 0 or bar.n == steps_per_epoch:
+                        bar.set_postfix(loss=f"{loss_sum.item() / seen:.4g}")
+                    if step >= total_steps:
+                        break
+                history.train_loss.append(loss_sum.item() / seen)
+                if val is not None:
+                    val_loss, val_accuracy = _score(
+                        model, val_images, val_labels, task, occlusion, batch_size, device, seed
+                    )
+                    history.val_loss.append(val_loss)
+                    if task == "classify":
+                        history.val_accuracy.append(val_accuracy)
+                    bar.set_postfix(loss=f"{history.train_loss[-1]:.4g}", val=f"{val_loss:.4g}")
+            history.seconds.append(time.perf_counter() - began)
+            history.lr.append(optimizer.param_groups[0]["lr"])
+            history.epochs_done = epoch + 1
+            if checkpoint is not None:
+                state = _training_state(model, optimizer, scheduler, scaler, history, settings)
+                save_checkpoint(state, checkpoint)
+            if step >= total_steps:
+                break
+    except KeyboardInterrupt:
+        history.interrupted = True
+    model.eval()
+    return history
+
+
+def evaluate(
+    model, data, *, task="reconstruct", occlusion="bottom", batch_size=512, device="auto", seed=0
+):
+    """Score ``model`` on all of ``data``: the mean squared error over every pixel, or accuracy.
+
+    ``data`` is an :class:`imgen.data.ImageData` or an image tensor ``(N, C, H, W)``. For
+    ``task="complete"`` the inputs are occluded as in :func:`fit` (random kinds drawn from
+    ``seed``) and scored against the originals; for ``"classify"`` it returns the accuracy. The
+    mean is exact, not a mean of batch means. The model moves to the device and ends in eval mode.
+    """
+    _check_choice("task", task, TASKS)
+    _check_count("batch_size", batch_size)
+    _check_seed(seed)
+    occlusion = _occlusion_spec(occlusion) if task == "complete" else None
+    images, labels = _unpack(data, "data", task)
+    device = select_device(device)
+    model.to(device)
+    loss, accuracy = _score(model, images, labels, task, occlusion, batch_size, device, seed)
+    return accuracy if task == "classify" else loss
+
+
+@torch.no_grad()
+def _score(model, images, labels, task, occlusion, batch_size, device, seed):
+    """(mean loss, accuracy or None) over all of ``images``, in full precision."""
+    model.eval()
+    generator = torch.Generator().manual_seed(seed)
+    loss_sum, correct = 0.0, 0
+    for x, y in _batches(images, labels, None, batch_size, device):
+        inputs, targets = _inputs_and_targets(x, y, task, occlusion, generator)
+        outputs = model(inputs)
+        loss_sum += _loss(outputs, targets, task, reduction="sum").item()
+        if task == "classify":
+            correct += (outputs.argmax(dim=1) == targets).sum().item()
+    if task == "classify":
+        return loss_sum / len(images), correct / len(images)
+    return loss_sum / images.numel(), None
+
+
+def _batches(images, labels, order, batch_size, device):
+    """Yield ``(floats in 0..1 on device, labels or None)``, in ``order`` (None: as stored)."""
+    pin = device.type == "cuda" and images.device.type == "cpu"
+    for start in range(0, len(images), batch_size):
+        if order is None:
+            x = images[start : start + batch_size]
+            y = None if labels is None else labels[start : start + batch_size]
+        else:
+            index = order[start : start + batch_size]
+            x = images[index]
+            y = None if labels is None else labels[index]
+        if pin:
+            x = x.pin_memory()
+            y = None if y is None else y.pin_memory()
+        # uint8 travels to the GPU (4x fewer bytes) and becomes float there.
+        x = x.to(device, non_blocking=True)
+        x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+        yield x, None if y is None else y.to(device, non_blocking=True)
+
+
+def _inputs_and_targets(x, y, task, occlusion, generator):
+    if task == "classify":
+        return x, y
+    if task == "complete":
+        options = dict(occlusion)
+        kind = options.pop("kind")
+        if kind in RANDOM_OCCLUSIONS:
+            options["generator"] = generator
+        return occlude(x, kind, **options)[0], x
+    return x, x
+
+
+def _loss(outputs, targets, task, reduction="mean"):
+    if task == "classify":
+        if outputs.ndim != 2 or len(outputs) != len(targets):
+            raise ValueError(
+                f"a classifier must return scores shaped (N, classes), here N={len(targets)}; "
+                f"the model returned {tuple(outputs.shape)}"
+            )
+        return F.cross_entropy(outputs.float(), targets, reduction=reduction)
+    if outputs.shape != targets.shape:
+        raise ValueError(
+            f"the model returned {tuple(outputs.shape)} but the target images are "
+            f"{tuple(targets.shape)}; for task={task!r} it must return images shaped like its input"
+        )
+    return F.mse_loss(outputs.float(), targets, reduction=reduction)
+
+
+def _autocast(device, precision):
+    if not precision.enabled:
+        return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=precision.dtype)
+
+
+def _epoch_generator(seed, epoch):
+    """The generator for one epoch's shuffling and occlusion, seeded from (seed, epoch).
+
+    It also reseeds torch's global generator (dropout), so that an epoch's randomness depends
+    on nothing else and a resumed run repeats the uninterrupted one exactly.
+    """
+    epoch_seed = (seed * 1_000_003 + epoch) % 2**63
+    torch.manual_seed(epoch_seed)
+    return torch.Generator().manual_seed(epoch_seed)
+
+
+def _make_scheduler(optimizer, schedule, lr, total_steps):
+    if schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    if schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=total_steps)
+    return None
+
+
+def _training_state(model, optimizer, scheduler, scaler, history, settings):
+    """What a checkpoint holds: plain tensors and containers only, for ``weights_only`` loading.
+
+    No random generator state is needed: every epoch reseeds from ``(seed, epoch)``.
+    """
+    return {
+        "format": "imgen-fit-1",
+        "epoch": history.epochs_done,
+        "model": model.state_dict(),
+        "model_spec": model_spec(model),
+        "optimizer": optimizer.state_dict(),
+        "scheduler": None if scheduler is None else scheduler.state_dict(),
+        "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+        "history": history.to_dict(),
+        "fit_args": settings,
+        "torch_version": str(torch.__version__),
+    }
+
+
+def _resume(path, model, optimizer, scheduler, scaler, settings):
+    """Load the state saved at ``path`` into the training objects; returns (history, epoch)."""
+    saved = load_checkpoint(path)
+    must_match = SAME_ON_RESUME + (("epochs",) if settings["schedule"] != "constant" else ())
+    changed = [
+        f"{name}={saved['fit_args'].get(name)!r} there but {settings[name]!r} here"
+        for name in must_match
+        if saved["fit_args"].get(name) != settings[name]
+    ]
+    if changed:
+        raise ValueError(
+            f"cannot resume from {path} with other settings than it was trained with: "
+            + "; ".join(changed)
+        )
+    spec = model_spec(model)
+    if saved["model_spec"] is not None and spec is not None and saved["model_spec"] != spec:
+        raise CheckpointError(
+            f"checkpoint {path} is for {describe(saved['model_spec'])}, not {describe(spec)}"
+        )
+    load_weights(model, saved["model"], source=path)
+    optimizer.load_state_dict(saved["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(saved["scheduler"])
+    if saved["scaler"] is not None and scaler.is_enabled():
+        scaler.load_state_dict(saved["scaler"])
+    return History.from_dict(saved["history"]), saved["epoch"]
+
+
+def _unpack(data, name, task):
+    """The image tensor (and labels, for a classifier) of an ImageData or a tensor, checked."""
+    images = getattr(data, "images", data)
+    if not isinstance(images, torch.Tensor):
+        raise TypeError(
+            f"{name} must be an ImageData or an image tensor (N, C, H, W), "
+            f"got {type(data).__name__}"
+        )
+    if images.ndim != 4:
+        raise ValueError(f"{name} images must be shaped (N, C, H, W), got {tuple(images.shape)}")
+    if len(images) == 0:
+        raise ValueError(f"{name} holds no images (shape {tuple(images.shape)})")
+    if images.is_floating_point():
+        # A strided sample of 256 images catches 0..255 floats without a pass over all data.
+        sample = images[:: max(1, len(images) // 256)]
+        low, high = sample.min().item(), sample.max().item()
+        if low < 0 or high > 1:
+            raise ValueError(
+                f"{name} images are floats outside 0..1 (a sample spans {low:.3g}..{high:.3g}); "
+                "pass uint8 pixels or floats in 0..1"
+            )
+    elif images.dtype != torch.uint8:
+        raise TypeError(f"{name} images must be uint8 (0..255) or float (0..1), got {images.dtype}")
+    if task != "classify":
+        return images, None
+    labels = getattr(data, "labels", None)
+    if labels is None:
+        raise ValueError(f"task='classify' needs labels: pass {name} as an ImageData with labels")
+    if labels.shape != (len(images),) or labels.dtype != torch.int64:
+        raise ValueError(
+            f"{name} labels must be int64 shaped ({len(images)},), "
+            f"got {labels.dtype} {tuple(labels.shape)}"
+        )
+    return images, labels
+
+
+def _occlusion_spec(occlusion):
+    """``"bottom"`` or ``{"kind": "rectangle", "height": 8, ...}`` as a dict with a ``kind``."""
+    spec = {"kind": occlusion} if isinstance(occlusion, str) else occlusion
+    kind = spec.get("kind") if isinstance(spec, dict) else None
+    if kind not in KINDS:
+        raise ValueError(
+            f"occlusion must be one of {KINDS} (or a dict with a 'kind'), got {occlusion!r}"
+        )
+    if len(spec) == 1 and kind in RANDOM_OCCLUSIONS:
+        return {**spec, **RANDOM_OCCLUSIONS[kind]}
+    return dict(spec)
+
+
+def _check_choice(name, value, choices):
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}")
+
+
+def _check_count(name, value, allow_none=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+
+
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")

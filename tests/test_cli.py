@@ -1,0 +1,205 @@
+"""What ``python -m imgen`` promises, run in-process on a tiny MNIST written by the test."""
+
+import csv
+import gzip
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from imgen import cli, data, pretrained
+from imgen.checkpoint import load_checkpoint
+from imgen.models import MODELS
+from imgen.train import History
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def write_idx(path, array, magic):
+    header = b"".join(n.to_bytes(4, "big") for n in (magic, *array.shape))
+    with gzip.open(path, "wb") as file:
+        file.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path, monkeypatch):
+    """IMGEN_DATA pointing at an MNIST of 48 train and 16 test images, in the original format."""
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 48), ("t10k", 16)):
+        images = np.zeros((n, 28, 28), dtype=np.uint8)
+        for image, (top, left) in zip(images, rng.integers(4, 16, size=(n, 2)), strict=True):
+            image[top : top + 8, left : left + 8] = 255  # a bright square somewhere
+        write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", images, 2051)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", rng.integers(0, 10, n), 2049)
+    monkeypatch.setenv("IMGEN_DATA", str(tmp_path / "data"))
+    return tmp_path
+
+
+TRAIN = [
+    "train",
+    "--data",
+    "mnist",
+    "--model",
+    "basic",
+    "--latent",
+    "4",
+    "--batch-size",
+    "16",
+    "--no-progress",
+]
+
+
+def test_train_writes_a_checkpoint_and_metrics(tiny_mnist):
+    out = tiny_mnist / "run"
+    assert cli.main([*TRAIN, "--epochs", "2", "--task", "complete", "--out", out]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["dataset"] == "MNIST" and metrics["test_images"] == 16
+    assert metrics["train_images"] == 48 and metrics["epochs"] == 2
+    assert metrics["task"] == "complete" and metrics["occlusion"] == "bottom"
+    assert metrics["test_mse"] > 0 and len(metrics["history"]["train_loss"]) == 2
+    assert metrics["command"].startswith("python -m imgen train --data mnist --model basic")
+    assert load_checkpoint(out / "checkpoint.pt")["epoch"] == 2
+
+
+def test_train_resumes_from_its_checkpoint(tiny_mnist):
+    out = tiny_mnist / "run"
+    cli.main([*TRAIN, "--epochs", "1", "--out", out])
+    assert cli.main([*TRAIN, "--epochs", "2", "--out", out, "--resume"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["epochs"] == 2 and len(metrics["history"]["train_loss"]) == 2
+
+
+def test_evaluate_prints_the_test_mse_of_a_checkpoint(tiny_mnist, capsys):
+    out = tiny_mnist / "run"
+    cli.main([*TRAIN, "--out", out, "--task", "complete"])
+    mse = json.loads((out / "metrics.json").read_text())["test_mse"]
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--checkpoint", out / "checkpoint.pt", "--data", "mnist"]) == 0
+    printed = capsys.readouterr().out
+    assert "MNIST test (16 images, task complete)" in printed
+    assert float(printed.rsplit(":", 1)[1]) == pytest.approx(mse, rel=1e-5)
+
+
+def test_train_register_ships_a_pretrained_model_that_evaluate_finds(
+    tiny_mnist, monkeypatch, capsys
+):
+    monkeypatch.setattr(pretrained, "CHECKPOINT_DIR", tiny_mnist / "shipped")
+    cli.main([*TRAIN, "--out", tiny_mnist / "run", "--register", "mnist-tiny"])
+    entry = pretrained.info("mnist-tiny")
+    assert entry["dataset"] == "MNIST" and entry["command"].endswith("--register mnist-tiny")
+    capsys.readouterr()
+    assert cli.main(["evaluate", "--checkpoint", "mnist-tiny", "--data", "mnist"]) == 0
+    printed = float(capsys.readouterr().out.rsplit(":", 1)[1])
+    assert printed == pytest.approx(entry["test_mse"], rel=1e-2)  # weights shipped as float16
+
+
+def read_rows(folder):
+    with (folder / "sweep.csv").open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_a_quick_sweep_of_one_cell_writes_its_table(tiny_mnist):
+    out = tiny_mnist / "results"
+    assert (
+        cli.main(
+            [
+                "sweep",
+                "--quick",
+                "--only",
+                "mnist/basic/32/reconstruct",
+                "--out",
+                out,
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
+    rows = read_rows(out)
+    assert [row["model"] for row in rows] == ["basic", "conv"]
+    assert list(rows[0]) == list(cli.SWEEP_COLUMNS)
+    assert rows[0]["dataset_used"] == "MNIST" and rows[0]["article_mse"] == "0.017"
+    assert rows[0]["train_images"] == "48" and rows[0]["epochs"] == "1"
+    assert rows[0]["command"].startswith("python -m imgen train --data mnist --model basic")
+    report = (out / "sweep.md").read_text()
+    assert "| MNIST | 32 | reconstruct | basic | 0.017 |" in report
+
+
+def test_a_sweep_skips_runs_it_has_and_trains_ours_once_per_setting(tiny_mnist, monkeypatch):
+    out = tiny_mnist / "results"
+    quick = ["sweep", "--quick", "--out", out, "--no-progress"]
+    cli.main([*quick, "--only", "mnist/basic/32/reconstruct"])
+    trained = []
+    real_train = cli.train_command
+    monkeypatch.setattr(
+        cli,
+        "train_command",
+        lambda args, *rest: trained.append(args.model) or real_train(args, *rest),
+    )
+
+    cli.main([*quick, "--only", "mnist/basic/32/reconstruct"])
+    assert trained == []
+    # The deep cell at latent 32 shares conv's run with the basic cell: only deep trains.
+    cli.main([*quick, "--only", "mnist/deep/32/reconstruct"])
+    assert trained == ["deep"]
+    rows = read_rows(out)
+    assert len(rows) == 4
+    conv = [row for row in rows if row["model"] == "conv"]
+    assert [row["article_model"] for row in conv] == ["basic", "deep"]
+    assert conv[0]["our_mse"] == conv[1]["our_mse"]
+
+
+def test_the_sweep_covers_the_articles_nineteen_cells():
+    assert len(cli.SWEEP_CELLS) == 19
+    assert len({cell.id for cell in cli.SWEEP_CELLS}) == 19
+    assert {cell.model for cell in cli.SWEEP_CELLS} <= set(MODELS)
+    assert {cell.data for cell in cli.SWEEP_CELLS} == set(cli.SWEEP_EPOCHS)
+    assert {cell.data for cell in cli.SWEEP_CELLS} <= set(data.DATASETS)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["train", "--data", "mnist", "--out", "x", "--epochs", "0"],
+            "expected a whole number >= 1",
+        ),
+        (["train", "--data", "imagenet", "--out", "x"], "invalid choice: 'imagenet'"),
+        (["train", "--data", "mnist", "--out", "x", "--lr", "-1"], "expected a number > 0"),
+        (["train", "--data", "mnist"], "the following arguments are required: --out"),
+        (["train", "--data", "mnist", "--out", "x", "--model", "classifier"], "goes with --task"),
+        (["sweep", "--only", "imagenet"], "matches no cell"),
+        (["evaluate", "--checkpoint", "no-such", "--data", "mnist"], "neither a file nor"),
+        ([], "required: COMMAND"),
+    ],
+)
+def test_a_wrong_command_line_exits_2_with_a_message(argv, message, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(argv)
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_an_interrupted_train_exits_130_and_writes_no_metrics(tiny_mnist, monkeypatch, capsys):
+    monkeypatch.setattr(cli, "fit", lambda *args, **kwargs: History(interrupted=True))
+    assert cli.main([*TRAIN, "--out", tiny_mnist / "run"]) == 130
+    assert not (tiny_mnist / "run" / "metrics.json").exists()
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_missing_data_exits_1_with_the_message_and_no_traceback(tmp_path, monkeypatch, capsys):
+    def missing(name, split="train", **kwargs):
+        raise data.DataNotFoundError(f"{name} was not found in {tmp_path}")
+
+    monkeypatch.setattr(data, "load", missing)
+    assert cli.main(["train", "--data", "mnist", "--out", tmp_path / "run"]) == 1
+    err = capsys.readouterr().err
+    assert err == f"imgen: error: mnist was not found in {tmp_path}\n"

@@ -218,7 +218,7 @@ def fit(
     device = select_device(device)
     precision = amp_settings(device, amp)
 
-    model.to(device)
+    model.to(device, memory_format=_memory_format(device))
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(images) / batch_size)
     total_steps = epochs * steps_per_epoch
@@ -316,7 +316,7 @@ def evaluate(
     occlusion = _occlusion_spec(occlusion) if task == "complete" else None
     images, labels = _unpack(data, "data", task)
     device = select_device(device)
-    model.to(device)
+    model.to(device, memory_format=_memory_format(device))
     loss, accuracy = _score(model, images, labels, task, occlusion, batch_size, device, seed)
     return accuracy if task == "classify" else loss
 
@@ -355,7 +355,14 @@ def _batches(images, labels, order, batch_size, device):
         # uint8 travels to the GPU (4x fewer bytes) and becomes float there.
         x = x.to(device, non_blocking=True)
         x = x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+        x = x.contiguous(memory_format=_memory_format(device))
         yield x, None if y is None else y.to(device, non_blocking=True)
+
+
+def _memory_format(device):
+    """Channels-last ("NHWC") makes convolutions 1.1-1.5x faster on the CPU (oneDNN) and lets
+    CUDA use tensor cores; the numbers are the same either way. MPS keeps the default."""
+    return torch.preserve_format if device.type == "mps" else torch.channels_last
 
 
 def _inputs_and_targets(x, y, task, occlusion, generator):

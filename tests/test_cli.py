@@ -157,6 +157,15 @@ def test_a_sweep_skips_runs_it_has_and_trains_ours_once_per_setting(tiny_mnist, 
     assert conv[0]["our_mse"] == conv[1]["our_mse"]
 
 
+def test_a_sweep_can_train_one_model_first(tiny_mnist):
+    out = tiny_mnist / "results"
+    quick = ["sweep", "--quick", "--out", out, "--no-progress", "--only", "mnist/deep/32"]
+    cli.main([*quick, "--model", "conv"])
+    assert [row["model"] for row in read_rows(out)] == ["conv", "conv"]
+    cli.main(quick)
+    assert sorted(row["model"] for row in read_rows(out)) == ["conv", "conv", "deep", "deep"]
+
+
 def test_the_sweep_covers_the_articles_nineteen_cells():
     assert len(cli.SWEEP_CELLS) == 19
     assert len({cell.id for cell in cli.SWEEP_CELLS}) == 19

@@ -137,6 +137,11 @@ def build_parser():
     train.add_argument(
         "--latent", type=_positive_int, default=32, help="code size of an autoencoder (default 32)"
     )
+    train.add_argument(
+        "--code-activation",
+        choices=["sigmoid"],
+        help="squash the conv model's code into 0..1 (for sliders; the dense model always does)",
+    )
     train.add_argument("--task", default="reconstruct", choices=TASKS)
     train.add_argument(
         "--occlusion",
@@ -233,7 +238,8 @@ def train_command(args, command, cache=None):
     if args.model == "classifier":
         model = build_model("classifier", in_shape=train.shape, n_classes=len(train.classes))
     else:
-        model = build_model(args.model, in_shape=train.shape, latent=args.latent)
+        options = {"code_activation": args.code_activation} if args.code_activation else {}
+        model = build_model(args.model, in_shape=train.shape, latent=args.latent, **options)
     checkpoint = args.out / "checkpoint.pt"
     history = fit(
         model,

@@ -78,6 +78,14 @@ def test_train_resumes_from_its_checkpoint(tiny_mnist):
     assert metrics["epochs"] == 2 and len(metrics["history"]["train_loss"]) == 2
 
 
+def test_train_can_squash_the_conv_code_into_0_1_for_sliders(tiny_mnist):
+    out = tiny_mnist / "run"
+    argv = [*TRAIN, "--model", "conv", "--code-activation", "sigmoid", "--out", out]
+    assert cli.main(argv) == 0
+    config = json.loads((out / "metrics.json").read_text())["config"]
+    assert config["code_activation"] == "sigmoid" and config["latent"] == 4
+
+
 def test_evaluate_prints_the_test_mse_of_a_checkpoint(tiny_mnist, capsys):
     out = tiny_mnist / "run"
     cli.main([*TRAIN, "--out", out, "--task", "complete"])

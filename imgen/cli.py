@@ -190,6 +190,19 @@ def build_parser():
     score.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
     score.set_defaults(run=evaluate_command)
 
+    ship = commands.add_parser(
+        "register", help="ship a finished run's weights as a pretrained model"
+    )
+    ship.add_argument("name", help="the pretrained name, e.g. mnist-conv-32-reconstruct")
+    ship.add_argument(
+        "--run",
+        dest="folder",
+        required=True,
+        type=Path,
+        help="the --out folder of a finished `train` (checkpoint.pt + metrics.json)",
+    )
+    ship.set_defaults(run=register_command)
+
     sweep = commands.add_parser("sweep", help="the article's results table, its models and ours")
     sweep.add_argument(
         "--only",
@@ -348,6 +361,19 @@ def evaluate_command(args, command):
         f"test {what} of {args.checkpoint} on {test.name} test ({len(test)} images, "
         f"task {task}): {score:.6g}"
     )
+    return 0
+
+
+def register_command(args, command):
+    """``register``: ship the weights of a finished run (e.g. one of the sweep's) with the
+    command that trained it, from its ``metrics.json``."""
+    metrics_file, checkpoint = args.folder / "metrics.json", args.folder / "checkpoint.pt"
+    for path in (metrics_file, checkpoint):
+        if not path.is_file():
+            raise UsageError(f"{path} is missing: --run must be the --out of a finished train")
+    metrics = json.loads(metrics_file.read_text())
+    entry = pretrained.register(args.name, checkpoint, metrics, metrics["command"])
+    print(f"registered {args.name!r} ({entry['bytes'] / 1e6:.2f} MB): {metrics['command']}")
     return 0
 
 

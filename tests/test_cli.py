@@ -110,6 +110,20 @@ def test_train_register_ships_a_pretrained_model_that_evaluate_finds(
     assert printed == pytest.approx(entry["test_mse"], rel=1e-2)  # weights shipped as float16
 
 
+def test_register_ships_a_finished_run_with_the_command_that_trained_it(tiny_mnist, monkeypatch):
+    monkeypatch.setattr(pretrained, "CHECKPOINT_DIR", tiny_mnist / "shipped")
+    cli.main([*TRAIN, "--out", tiny_mnist / "run"])
+    assert cli.main(["register", "mnist-later", "--run", str(tiny_mnist / "run")]) == 0
+    entry = pretrained.info("mnist-later")
+    assert entry["command"].startswith("python -m imgen train --data mnist --model basic")
+    assert pretrained.load("mnist-later").config["latent"] == 4
+
+
+def test_register_refuses_an_unfinished_run(tiny_mnist, capsys):
+    assert cli.main(["register", "x", "--run", str(tiny_mnist / "nothing")]) == 2
+    assert "metrics.json is missing" in capsys.readouterr().err
+
+
 def read_rows(folder):
     with (folder / "sweep.csv").open(newline="") as file:
         return list(csv.DictReader(file))

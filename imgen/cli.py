@@ -125,7 +125,7 @@ def main(argv=None):
 
 
 def build_parser():
-    """The argument parser of ``python -m imgen`` and its three commands."""
+    """The argument parser of ``python -m imgen`` and its commands."""
     parser = argparse.ArgumentParser(
         prog="python -m imgen", description="Train, score and compare the course's image models."
     )

@@ -120,7 +120,9 @@ def test_register_ships_a_finished_run_with_the_command_that_trained_it(tiny_mni
 
 
 def test_register_refuses_an_unfinished_run(tiny_mnist, capsys):
-    assert cli.main(["register", "x", "--run", str(tiny_mnist / "nothing")]) == 2
+    with pytest.raises(SystemExit) as exit:
+        cli.main(["register", "x", "--run", str(tiny_mnist / "nothing")])
+    assert exit.value.code == 2
     assert "metrics.json is missing" in capsys.readouterr().err
 
 

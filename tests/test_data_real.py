@@ -7,10 +7,9 @@ counts are those of the course's offline copy (shared/data); each set is loaded 
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
+from conftest import missing_data
 
 from imgen import settings
 from imgen.data import load_cifar, load_cifar10, load_fruits, load_lfw, load_mnist
@@ -19,10 +18,7 @@ from imgen.data import load_cifar, load_cifar10, load_fruits, load_lfw, load_mni
 def load_or_skip(folder: str, loader, split: str, **kwargs):
     root = settings.data_root()
     if not (root / folder).is_dir():
-        reason = f"{root / folder} not found; set IMGEN_DATA to a folder that has it"
-        if os.environ.get("IMGEN_REQUIRE_DATA"):
-            pytest.fail(reason + " (IMGEN_REQUIRE_DATA is set, so the data must be there)")
-        pytest.skip(reason)
+        missing_data(f"{root / folder} not found; set IMGEN_DATA to a folder that has it")
     return loader(split, root=root, download=False, **kwargs)
 
 

@@ -1,0 +1,18 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+def missing_data(reason: str):
+    """Skip a test that needs a real data set which is absent, or fail under CI.
+
+    ``.ci/run`` sets ``IMGEN_REQUIRE_DATA=1``: there the data must be present, so a missing set
+    is a failure rather than a silent skip.
+    """
+    if os.environ.get("IMGEN_REQUIRE_DATA"):
+        pytest.fail(reason + " (IMGEN_REQUIRE_DATA is set, so the data must be there)")
+    pytest.skip(reason)

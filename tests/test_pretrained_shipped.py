@@ -1,0 +1,57 @@
+"""The checkpoints shipped in ``imgen/checkpoints``: intact, within budget, and each one, loaded
+in a fresh process, scores on the full test split what its manifest says."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+from conftest import missing_data
+
+from imgen import data, pretrained
+
+SHIPPED = pretrained.available()
+
+
+def test_shipped_weights_stay_within_the_budget():
+    total = sum(pretrained.info(name)["bytes"] for name in SHIPPED)
+    assert total <= pretrained.MAX_TOTAL_BYTES
+    for name in SHIPPED:
+        assert (pretrained.CHECKPOINT_DIR / pretrained.info(name)["file"]).stat().st_size == (
+            pretrained.info(name)["bytes"]
+        )
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_manifest_says_how_each_checkpoint_was_made(name):
+    entry = pretrained.info(name)
+    assert entry["command"].startswith("python -m imgen train ")
+    assert f"--data {entry['data']}" in entry["command"]
+    assert entry["epochs"] >= 1 and entry["train_seconds"] > 0 and entry["seed"] is not None
+    assert ("test_mse" in entry) != ("test_accuracy" in entry)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_checkpoint_reproduces_its_manifest_score_in_a_fresh_process(name):
+    entry = pretrained.info(name)
+    try:
+        test = data.load(entry["data"], "test", download=False)
+    except data.DataNotFoundError as error:
+        missing_data(str(error).splitlines()[0])
+    if test.name != entry["dataset"]:
+        pytest.skip(f"{name} was scored on {entry['dataset']}; this data folder has {test.name}")
+    assert len(test) == entry["test_images"], "the manifest score is on the whole test split"
+    result = subprocess.run(
+        [sys.executable, "-m", "imgen", "evaluate", "--checkpoint", name, "--data", entry["data"]],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        check=True,
+    )
+    score = float(re.findall(r"[-+0-9.e]+", result.stdout.rsplit(":", 1)[1])[0])
+    expected = entry.get("test_mse", entry.get("test_accuracy"))
+    # The shipped weights are float16, the manifest's score was taken with float32 weights.
+    assert score == pytest.approx(expected, rel=0.02, abs=1e-4)

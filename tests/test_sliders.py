@@ -24,25 +24,35 @@ def spread_decoder(in_shape=(3, 4, 4), hidden=(8,), latent=2, gain=4.0):
     return model
 
 
-def test_exported_decoder_decodes_like_the_torch_decoder():
+@pytest.mark.parametrize("weights, tolerance", [("float16", 0.002), ("int8", 0.02)])
+def test_exported_decoder_decodes_like_the_torch_decoder(weights, tolerance):
     model = spread_decoder()
     codes = torch.rand(64, 2)
     expected = model.decode(codes).detach().numpy()
-    got = decode_payload(export_decoder(model), codes.numpy())
+    got = decode_payload(export_decoder(model, weights=weights), codes.numpy())
     assert got.shape == expected.shape == (64, 3, 4, 4)
     assert expected.std() > 0.1  # the pixels really spread, so the comparison means something
-    assert np.abs(got - expected).max() < 0.02
+    assert np.abs(got - expected).max() < tolerance
 
 
-def test_fruit_sized_page_stays_under_600_kb():
-    page = slider_html(export_decoder(DenseAutoencoder()))
-    assert len(page.encode()) < 600_000
+def test_float16_weights_are_exact_for_a_float16_checkpoint():
+    model = spread_decoder().half().float()  # as pretrained.load gives the shipped weights
+    codes = torch.rand(64, 2)
+    expected = model.decode(codes).detach().numpy()
+    assert np.abs(decode_payload(export_decoder(model), codes.numpy()) - expected).max() < 1e-5
+
+
+def test_fruit_sized_page_stays_under_600_kb_and_int8_halves_it():
+    model = DenseAutoencoder()
+    sizes = {
+        w: len(slider_html(export_decoder(model, weights=w)).encode()) for w in ["float16", "int8"]
+    }
+    assert sizes["float16"] < 600_000
+    assert sizes["int8"] < 0.55 * sizes["float16"]
 
 
 def test_page_has_the_expected_ids_and_no_external_script():
-    page = slider_html(
-        export_decoder(spread_decoder()), presets={"apple": [0.1, 0.2]}, uid="fruit"
-    )
+    page = slider_html(export_decoder(spread_decoder()), presets={"apple": [0.1, 0.2]}, uid="fruit")
     for element in ["fruit", "fruit-canvas", "fruit-z0", "fruit-z1", "fruit-p0", "fruit-status"]:
         assert f'id="{element}"' in page
     assert 'type="range"' in page and "image-rendering:pixelated" in page
@@ -68,6 +78,11 @@ def test_codes_outside_0_to_1_are_refused():
         decode_payload(payload, np.zeros((3, 5)))
 
 
+def test_unknown_weight_format_is_refused():
+    with pytest.raises(ValueError, match="weights must be one of"):
+        export_decoder(spread_decoder(), weights="int4")
+
+
 FAKE_DOM = """
 const elements = {};
 let drawn = null;
@@ -91,9 +106,10 @@ element("UID-z1").value = "0.8";
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="needs Node.js to run the page's script")
-def test_page_script_draws_the_decoded_image_in_node(tmp_path):
+@pytest.mark.parametrize("weights", ["float16", "int8"])
+def test_page_script_draws_the_decoded_image_in_node(tmp_path, weights):
     model = spread_decoder()
-    page = slider_html(export_decoder(model), uid="UID")
+    page = slider_html(export_decoder(model, weights=weights), uid="UID")
     script = re.search(r"<script>(.*)</script>", page, re.S).group(1)
     path = tmp_path / "page.js"
     path.write_text(FAKE_DOM + script + "\nconsole.log(JSON.stringify(drawn));\n")

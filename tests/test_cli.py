@@ -6,20 +6,11 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from imgen import cli, data, pretrained
 from imgen.checkpoint import load_checkpoint
 from imgen.models import MODELS
 from imgen.train import History
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def write_idx(path, array, magic):

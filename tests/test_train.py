@@ -17,15 +17,6 @@ from imgen.train import History, amp_settings, evaluate, fit, select_device
 matplotlib.use("Agg")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # Tiny models run fastest on one thread, and the test machine's cores are shared.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_images(n=16, size=8, seed=0):
     return torch.randint(
         0, 256, (n, 1, size, size), generator=torch.Generator().manual_seed(seed), dtype=torch.uint8

@@ -10,6 +10,7 @@ Chapters show their results with :func:`load`; ``python -m imgen train --registe
 
 from __future__ import annotations
 
+import csv
 import datetime
 import hashlib
 import io
@@ -25,11 +26,38 @@ from imgen.models import build_model
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
 MANIFEST = "manifest.json"
 MAX_TOTAL_BYTES = 25_000_000  # all shipped weights together, to keep the package small
+# The sweep's table (``python -m imgen sweep``): the article's test MSEs beside ours, per run.
+RESULTS_DIR = Path(__file__).parent / "results"
+_FLOAT_COLUMNS = ("article_mse", "our_mse", "seconds")
+_INT_COLUMNS = ("latent", "epochs", "train_images")
 
 
 def available(folder=None):
     """The names of the shipped checkpoints, sorted."""
     return sorted(_read_manifest(folder)["checkpoints"])
+
+
+def sweep_results(folder=None):
+    """The sweep's rows (``sweep.csv`` shipped in ``imgen/results/``): one dict per run, with
+    ``data``, ``model``, ``latent``, ``task``, ``article_model``, ``article_mse``, ``our_mse``
+    (the test MSE here), ``epochs``, ``seconds`` and the ``command`` that trained it."""
+    path = Path(folder or RESULTS_DIR) / "sweep.csv"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `python -m imgen sweep` to make it")
+    with path.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    for row in rows:
+        row.update({key: float(row[key]) for key in _FLOAT_COLUMNS})
+        row.update({key: int(row[key]) for key in _INT_COLUMNS})
+    return rows
+
+
+def sweep_table(folder=None):
+    """The sweep's Markdown table (``sweep.md``): the article's numbers beside ours, per cell."""
+    path = Path(folder or RESULTS_DIR) / "sweep.md"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing: run `python -m imgen sweep` to make it")
+    return path.read_text(encoding="utf-8")
 
 
 def info(name, folder=None):

@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 
-from imgen import pretrained
+from imgen import cli, pretrained
 from imgen.checkpoint import CheckpointError, save_checkpoint
 from imgen.models import build_model
 from imgen.train import fit
@@ -174,3 +174,23 @@ def test_the_shipped_manifest_lists_files_that_match_their_sha256():
         assert hashlib.sha256(data).hexdigest() == entry["sha256"], name
     sizes = [pretrained.info(name)["bytes"] for name in pretrained.available()]
     assert sum(sizes) <= pretrained.MAX_TOTAL_BYTES
+
+
+def test_the_shipped_sweep_table_covers_only_the_articles_cells():
+    rows = pretrained.sweep_results()
+    assert rows, "imgen/results/sweep.csv holds no runs"
+    cells = {(c.data, c.model, c.latent, c.task): c.article_mse for c in cli.SWEEP_CELLS}
+    for row in rows:
+        key = (row["data"], row["article_model"], row["latent"], row["task"])
+        assert cells[key] == row["article_mse"]
+        assert row["model"] in (row["article_model"], cli.OUR_MODEL)
+        assert 0 < row["our_mse"] < 0.1
+        assert row["command"].startswith("python -m imgen train ")
+    assert "| MNIST | 32 | reconstruct | basic | 0.017 |" in pretrained.sweep_table()
+
+
+def test_a_missing_sweep_table_says_how_to_make_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="python -m imgen sweep"):
+        pretrained.sweep_results(tmp_path)
+    with pytest.raises(FileNotFoundError, match="python -m imgen sweep"):
+        pretrained.sweep_table(tmp_path)

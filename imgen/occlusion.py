@@ -22,7 +22,7 @@ from numbers import Real
 import torch
 
 SIDES = ("top", "bottom", "left", "right")
-KINDS = (*SIDES, "rectangle", "pixels")
+KINDS = (*SIDES, "any-side", "rectangle", "pixels")
 
 
 def occlude_half(images, side="bottom", *, fill=0.0):
@@ -52,6 +52,24 @@ def occlude_fraction(images, fraction, side="bottom", *, fill=0.0):
         mask[..., : _count(fraction, width)] = True
     else:
         mask[..., width - _count(fraction, width) :] = True
+    return images.masked_fill(mask, fill), mask
+
+
+def occlude_any_side(images, fraction=0.5, *, fill=0.0, generator=None):
+    """Hide ``fraction`` of each image from a side drawn at random per image (one of
+    :data:`SIDES`, each equally likely, drawn with ``generator``).
+
+    A model trained on these completes whichever side is missing. For a single image ``(C, H,
+    W)`` one side is drawn. Returns ``(occluded, mask)``.
+    """
+    _check_images(images, fill)
+    _check_fraction(fraction, "fraction")
+    _check_generator(generator)
+    batch = images if images.ndim == 4 else images[None]
+    sides = torch.randint(0, len(SIDES), (len(batch),), generator=generator)
+    masks = torch.stack([occlude_fraction(batch[:1], fraction, side)[1][0] for side in SIDES])
+    mask = masks[sides.to(masks.device)]
+    mask = mask if images.ndim == 4 else mask[0]
     return images.masked_fill(mask, fill), mask
 
 
@@ -101,7 +119,8 @@ def occlude(images, kind="bottom", **kwargs):
     """Occlude ``images`` the way ``kind`` names, one of :data:`KINDS`.
 
     A side (``"top"``, ``"bottom"``, ``"left"``, ``"right"``) hides half the image from that side,
-    or ``fraction`` of it when ``fraction=`` is given; ``"rectangle"`` and ``"pixels"`` pass
+    or ``fraction`` of it when ``fraction=`` is given; ``"any-side"`` hides half (or
+    ``fraction``) from a random side per image; ``"rectangle"`` and ``"pixels"`` pass
     ``kwargs`` to :func:`occlude_rectangle` and :func:`occlude_pixels`. Returns
     ``(occluded, mask)``.
     """
@@ -109,6 +128,8 @@ def occlude(images, kind="bottom", **kwargs):
         if "fraction" in kwargs:
             return occlude_fraction(images, side=kind, **kwargs)
         return occlude_half(images, side=kind, **kwargs)
+    if kind == "any-side":
+        return occlude_any_side(images, **kwargs)
     if kind == "rectangle":
         return occlude_rectangle(images, **kwargs)
     if kind == "pixels":

@@ -33,8 +33,12 @@ from imgen.occlusion import KINDS, occlude
 
 TASKS = ("reconstruct", "complete", "classify")
 SCHEDULES = ("constant", "cosine", "onecycle")
-# The random occlusions need a size; these hide a quarter (rectangle) or half (pixels) the image.
-RANDOM_OCCLUSIONS = {"rectangle": {"height": 0.5, "width": 0.5}, "pixels": {"fraction": 0.5}}
+# The random occlusions need a size; these hide half (any side, pixels) or a quarter (rectangle).
+RANDOM_OCCLUSIONS = {
+    "any-side": {"fraction": 0.5},
+    "rectangle": {"height": 0.5, "width": 0.5},
+    "pixels": {"fraction": 0.5},
+}
 # Settings that must not change when a run is resumed, or it would not be the same run.
 SAME_ON_RESUME = (
     "task",

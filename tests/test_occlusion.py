@@ -7,6 +7,7 @@ from imgen.occlusion import (
     KINDS,
     SIDES,
     occlude,
+    occlude_any_side,
     occlude_fraction,
     occlude_half,
     occlude_pixels,
@@ -48,8 +49,9 @@ def test_one_image_gives_an_image_and_a_one_channel_mask(shape):
         lambda x: occlude_fraction(x, 0.25, "left"),
         lambda x: occlude_rectangle(x, height=3, width=4),
         lambda x: occlude_pixels(x, 0.3),
+        lambda x: occlude_any_side(x),
     ],
-    ids=["half", "fraction", "rectangle", "pixels"],
+    ids=["half", "fraction", "rectangle", "pixels", "any-side"],
 )
 def test_batch_gives_a_batch_and_a_mask_per_image(shape, occluder):
     occluded, mask = occluder(images(*shape))
@@ -234,8 +236,9 @@ def test_occluded_images_keep_the_gradient_path_to_the_input():
     [
         lambda x, g: occlude_rectangle(x, height=3, width=3, generator=g),
         lambda x, g: occlude_pixels(x, 0.2, generator=g),
+        lambda x, g: occlude_any_side(x, generator=g),
     ],
-    ids=["rectangle", "pixels"],
+    ids=["rectangle", "pixels", "any-side"],
 )
 def test_a_seeded_generator_gives_the_same_mask(occluder):
     x = images(8, 1, 12, 12)
@@ -274,7 +277,25 @@ def test_occlude_defaults_to_the_bottom_half():
 
 
 def test_kinds_name_every_side_and_the_random_occluders():
-    assert KINDS == ("top", "bottom", "left", "right", "rectangle", "pixels")
+    assert KINDS == ("top", "bottom", "left", "right", "any-side", "rectangle", "pixels")
+
+
+def test_any_side_hides_one_whole_side_per_image_and_uses_all_four():
+    x = images(64, 3, 6, 6)
+    occluded, mask = occlude_any_side(x, generator=torch.Generator().manual_seed(0))
+    halves = {side: occlude_half(x[:1], side)[1][0] for side in SIDES}
+    seen = set()
+    for image_mask in mask:
+        side = [name for name, half in halves.items() if torch.equal(image_mask, half)]
+        assert len(side) == 1
+        seen.add(side[0])
+    assert seen == set(SIDES)
+    assert torch.equal(occluded, x.masked_fill(mask, 0.0))
+
+
+def test_any_side_of_one_image_hides_a_quarter_when_asked():
+    occluded, mask = occlude(images(1, 8, 8), "any-side", fraction=0.25)
+    assert mask.shape == (1, 8, 8) and mask.sum() == 16
 
 
 # Errors say what was expected and what came

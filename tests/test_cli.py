@@ -227,3 +227,37 @@ def test_missing_data_exits_1_with_the_message_and_no_traceback(tmp_path, monkey
     assert cli.main(["train", "--data", "mnist", "--out", tmp_path / "run"]) == 1
     err = capsys.readouterr().err
     assert err == f"imgen: error: mnist was not found in {tmp_path}\n"
+
+
+def test_a_sweep_keeps_rows_another_sweep_wrote_while_it_trained(tiny_mnist, monkeypatch):
+    out = tiny_mnist / "results"
+    quick = ["sweep", "--quick", "--out", out, "--no-progress"]
+    cli.main([*quick, "--only", "mnist/basic/32/reconstruct", "--model", "basic"])
+    real_train = cli.train_command
+
+    def train_beside_another_sweep(args, *rest):
+        # While this sweep trains, a second one (say --only lfw) finishes a run and writes it.
+        if args.model == "deep":
+            cli.main([*quick, "--only", "mnist/basic/32/complete", "--model", "basic"])
+        return real_train(args, *rest)
+
+    monkeypatch.setattr(cli, "train_command", train_beside_another_sweep)
+    cli.main([*quick, "--only", "mnist/deep/32/reconstruct", "--model", "deep"])
+    rows = {(row["article_model"], row["task"], row["model"]) for row in read_rows(out)}
+    assert rows == {
+        ("basic", "reconstruct", "basic"),
+        ("basic", "complete", "basic"),
+        ("deep", "reconstruct", "deep"),
+    }
+
+
+def test_the_sweep_gives_the_linear_model_more_epochs():
+    args = cli.build_parser().parse_args(["sweep"])
+    cell = cli.SWEEP_CELLS[0]
+    assert cell.model == "basic"
+
+    def epochs(model):
+        argv = cli._train_argv(cell, model, cli.Path("results"), args)
+        return int(argv[argv.index("--epochs") + 1])
+
+    assert epochs("basic") == 5 * epochs("conv") == 5 * cli.SWEEP_EPOCHS[cell.data]

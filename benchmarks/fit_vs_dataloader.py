@@ -1,6 +1,7 @@
 """Training throughput: ``imgen.train.fit`` on in-memory tensors vs the usual torchvision loop.
 
     IMGEN_DATA=/path/to/data python benchmarks/fit_vs_dataloader.py [--steps 60] [--repeats 3]
+        [--threads 1]
 
 Both sides train the same model (latent 32, batch 128, Adam) for the same number of steps on the
 same data set. Two models show where the data pipeline matters: ``basic`` (the article's one-layer
@@ -111,7 +112,15 @@ def main():
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--sets", nargs="+", default=["mnist", "cifar10"])
     parser.add_argument("--models", nargs="+", default=["basic", "conv"])
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads (default: torch's own); 1 keeps a busy shared CPU from stalling "
+        "its thread barrier, which otherwise swamps the difference being measured",
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {BATCH}, "
           f"{args.steps} steps per run, median of {args.repeats} rounds")
     print(f"{'data':8} {'model':6} {'loop':22} {'images/s':>9} {'fit / this':>10}")
@@ -120,6 +129,8 @@ def main():
             train = data.load(name, "train", download=False)
             dataset = torchvision_dataset(name, Path(tmp))
             for model in args.models:
+                for workers in VARIANTS.values():  # warm-up: allocator, oneDNN kernels
+                    run(model, train, dataset, 5, workers)
                 rounds = [
                     {label: run(model, train, dataset, args.steps, workers)
                      for label, workers in VARIANTS.items()}

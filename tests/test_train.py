@@ -436,3 +436,10 @@ def test_history_plots_its_curves_and_round_trips_through_a_dict():
     assert isinstance(ax, matplotlib.axes.Axes)
     assert len(ax.lines) == 2 and ax.get_yscale() == "log"
     assert History.from_dict(history.to_dict()) == history
+
+
+def test_only_models_with_convolutions_get_channels_last_batches():
+    cpu = torch.device("cpu")
+    assert train._memory_format(cpu, build_model("basic")) == torch.contiguous_format
+    assert train._memory_format(cpu, build_model("conv")) == torch.channels_last
+    assert train._memory_format(torch.device("mps"), build_model("conv")) == torch.contiguous_format

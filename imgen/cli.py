@@ -393,7 +393,6 @@ def sweep_command(args, command):
     cells = [cell for cell in SWEEP_CELLS if _selected(cell, args.only)]
     if not cells:
         raise UsageError(f"--only {args.only} matches no cell; cells are like {SWEEP_CELLS[0].id}")
-    rows = _read_rows(tables / "sweep.csv")
     runs = [
         (cell, model)
         for cell in cells
@@ -424,6 +423,7 @@ def sweep_command(args, command):
         rows[_row_key(cell, model)] = {key: str(value) for key, value in row.items()}
         _write_rows(tables / "sweep.csv", rows.values())
         _write_text(tables / "sweep.md", sweep_report(rows))
+    rows = _read_rows(tables / "sweep.csv")
     _write_text(tables / "sweep.md", sweep_report(rows))
     print(f"{tables / 'sweep.md'}: {len(rows)} runs")
     return 0
@@ -458,10 +458,9 @@ def sweep_report(rows):
         key = (row["data"], int(row["epochs"]), row["train_images"], row["device"])
         runs.setdefault(key, set()).add(row["model"])
     trained = [
-        f"{ARTICLE_DATA_NAMES[name]} {'/'.join(sorted(runs[key]))}: {_epochs(epochs)} of "
+        f"{ARTICLE_DATA_NAMES[name]} {'/'.join(sorted(models))}: {_epochs(epochs)} of "
         f"{images} images on {device}"
-        for key in sorted(runs)
-        for name, epochs, images, device in [key]
+        for (name, epochs, images, device), models in sorted(runs.items())
     ]
     lines += ["", "Runs: " + "; ".join(trained) + "." if trained else "No runs yet."]
     return "\n".join(lines) + "\n"

@@ -41,10 +41,7 @@ def sweep_results(folder=None):
     """The sweep's rows (``sweep.csv`` shipped in ``imgen/results/``): one dict per run, with
     ``data``, ``model``, ``latent``, ``task``, ``article_model``, ``article_mse``, ``our_mse``
     (the test MSE here), ``epochs``, ``seconds`` and the ``command`` that trained it."""
-    path = Path(folder or RESULTS_DIR) / "sweep.csv"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} is missing: run `python -m imgen sweep` to make it")
-    with path.open(newline="") as file:
+    with _results_file(folder, "sweep.csv").open(newline="") as file:
         rows = list(csv.DictReader(file))
     for row in rows:
         row.update({key: float(row[key]) for key in _FLOAT_COLUMNS})
@@ -54,10 +51,14 @@ def sweep_results(folder=None):
 
 def sweep_table(folder=None):
     """The sweep's Markdown table (``sweep.md``): the article's numbers beside ours, per cell."""
-    path = Path(folder or RESULTS_DIR) / "sweep.md"
+    return _results_file(folder, "sweep.md").read_text(encoding="utf-8")
+
+
+def _results_file(folder, name):
+    path = Path(folder or RESULTS_DIR) / name
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run `python -m imgen sweep` to make it")
-    return path.read_text(encoding="utf-8")
+    return path
 
 
 def info(name, folder=None):

@@ -224,7 +224,8 @@ def fit(
     device = select_device(device)
     precision = amp_settings(device, amp)
 
-    model.to(device, memory_format=_memory_format(device, model))
+    layout = _memory_format(device, model)
+    model.to(device, memory_format=layout)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(images) / batch_size)
     total_steps = epochs * steps_per_epoch
@@ -264,7 +265,7 @@ def fit(
                 unit="batch",
                 disable=not progress,
             ) as bar:
-                for x, y in _batches(images, labels, order, batch_size, device, model):
+                for x, y in _batches(images, labels, order, batch_size, device, layout):
                     inputs, targets = _inputs_and_targets(x, y, task, occlusion, generator)
                     with _autocast(device, precision):
                         outputs = model(inputs)
@@ -333,7 +334,8 @@ def _score(model, images, labels, task, occlusion, batch_size, device, seed):
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     loss_sum, correct = 0.0, 0
-    for x, y in _batches(images, labels, None, batch_size, device, model):
+    layout = _memory_format(device, model)
+    for x, y in _batches(images, labels, None, batch_size, device, layout):
         inputs, targets = _inputs_and_targets(x, y, task, occlusion, generator)
         outputs = model(inputs)
         loss_sum += _loss(outputs, targets, task, reduction="sum").item()
@@ -344,10 +346,10 @@ def _score(model, images, labels, task, occlusion, batch_size, device, seed):
     return loss_sum / images.numel(), None
 
 
-def _batches(images, labels, order, batch_size, device, model):
-    """Yield ``(floats in 0..1 on device, labels or None)``, in ``order`` (None: as stored)."""
+def _batches(images, labels, order, batch_size, device, layout):
+    """Yield ``(x, labels or None)`` in ``order`` (None: as stored), ``x`` as floats in 0..1 on
+    ``device`` in memory format ``layout``."""
     pin = device.type == "cuda" and images.device.type == "cpu"
-    layout = _memory_format(device, model)
     for start in range(0, len(images), batch_size):
         if order is None:
             x = images[start : start + batch_size]

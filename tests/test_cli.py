@@ -3,6 +3,7 @@
 import csv
 import gzip
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -257,7 +258,7 @@ def test_the_sweep_gives_the_linear_model_more_epochs():
     assert cell.model == "basic"
 
     def epochs(model):
-        argv = cli._train_argv(cell, model, cli.Path("results"), args)
+        argv = cli._train_argv(cell, model, Path("results"), args)
         return int(argv[argv.index("--epochs") + 1])
 
     assert epochs("basic") == 5 * epochs("conv") == 5 * cli.SWEEP_EPOCHS[cell.data]

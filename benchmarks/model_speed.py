@@ -2,6 +2,7 @@
 
     python benchmarks/model_speed.py                 # training images/s, side by side
     python benchmarks/model_speed.py --mnist         # also: a quick MNIST test MSE per model
+    python benchmarks/model_speed.py --amp           # each model in float32 and bf16 autocast
 
 Speed: one training step is forward + backward + Adam step on a batch of random images. Each of
 ``--repeats`` rounds times every model in turn for at least ``--seconds``; the table gives the
@@ -34,15 +35,18 @@ def parameter_count(model):
     return sum(p.numel() for p in model.parameters())
 
 
-def training_step(model, shape, batch):
-    """One training step on a fixed batch of random images: forward, MSE, backward, Adam."""
+def training_step(model, shape, batch, bf16=False):
+    """One training step on a fixed batch of random images: forward, MSE, backward, Adam;
+    ``bf16``: the forward pass under CPU bfloat16 autocast, as ``fit(amp=True)`` runs it."""
     images = torch.rand(batch, *shape)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
 
     def step():
         optimizer.zero_grad()
-        nn.functional.mse_loss(model(images), images).backward()
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            outputs = model(images)
+        nn.functional.mse_loss(outputs.float(), images).backward()
         optimizer.step()
 
     step()  # warm-up: allocations and kernel choice
@@ -94,6 +98,9 @@ def main(argv=None):
     parser.add_argument("--seconds", type=float, default=2.0, help="least time per timing")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument(
+        "--amp", action="store_true", help="time each model in bf16 autocast too (NAME+bf16)"
+    )
     parser.add_argument("--mnist", action="store_true", help="also train briefly on MNIST")
     parser.add_argument("--mnist-dir", type=Path, default=Path("/work/shared/data/MNIST/raw"))
     parser.add_argument("--train", type=int, default=10_000)
@@ -110,10 +117,15 @@ def main(argv=None):
 
     print(f"training images/s: batch {args.batch}, latent {args.latent}, {args.threads} threads;")
     print(f"median of {args.repeats} rounds, each timing every model for >= {args.seconds} s")
-    print(f"{'model':8} {'data':6} {'params':>10} {'images/s':>10} {'vs deep':>8}")
+    print(f"{'model':11} {'data':6} {'params':>10} {'images/s':>10} {'vs deep':>8}")
+    variants = [(name, False) for name in args.models]
+    variants += [(name, True) for name in args.models] if args.amp else []
     for data, shape in SHAPES.items():
-        models = {name: build(name, shape) for name in args.models}
-        steps = {name: training_step(model, shape, args.batch) for name, model in models.items()}
+        models = {name + ("+bf16" if bf16 else ""): build(name, shape) for name, bf16 in variants}
+        steps = {
+            label: training_step(model, shape, args.batch, bf16=label.endswith("+bf16"))
+            for label, model in models.items()
+        }
         # Rounds interleave the models, so a busy spell on a shared CPU hits them all alike.
         rates = {name: [] for name in models}
         for _ in range(args.repeats):
@@ -125,7 +137,7 @@ def main(argv=None):
                 per_round = [a / b for a, b in zip(rates[name], rates["deep"], strict=True)]
                 ratio = f"{statistics.median(per_round):.1f}x"
             rate = statistics.median(rates[name])
-            print(f"{name:8} {data:6} {parameter_count(model):>10,} {rate:>10.0f} {ratio:>8}")
+            print(f"{name:11} {data:6} {parameter_count(model):>10,} {rate:>10.0f} {ratio:>8}")
 
     if args.mnist:
         train = read_idx_images(args.mnist_dir / "train-images-idx3-ubyte.gz", args.train)

@@ -253,6 +253,8 @@ def train_command(args, command, cache=None):
         raise UsageError("--model classifier goes with --task classify, and only with it")
     train = _load(args.data, "train", args.subset, args.seed, cache)
     test = _load(args.data, "test", args.test_subset, args.seed, cache)
+    # The seed fixes the initial weights too, so the recorded command repeats the run.
+    torch.manual_seed(args.seed)
     if args.model == "classifier":
         model = build_model("classifier", in_shape=train.shape, n_classes=len(train.classes))
     else:
@@ -275,7 +277,7 @@ def train_command(args, command, cache=None):
         weight_decay=args.weight_decay,
         schedule=args.schedule,
         progress=not args.no_progress,
-        amp=False if args.no_amp else None,
+        amp=_amp(args),
     )
     if history.interrupted:
         print(
@@ -307,7 +309,7 @@ def train_command(args, command, cache=None):
         "seed": args.seed,
         metric: score,
         "train_seconds": sum(history.seconds),
-        "device": _device_name(args.device),
+        "device": _device_name(args.device, _amp(args)),
         "history": history.to_dict(),
         "command": command,
         "date": datetime.date.today().isoformat(),
@@ -523,6 +525,7 @@ def _train_argv(cell, model, out, args):
     flags = ["--resume"]
     flags += ["--no-progress"] if args.no_progress else []
     flags += ["--no-amp"] if args.no_amp else []
+    flags += ["--amp"] if args.amp else []
     return ["train", *(str(part) for option in options.items() for part in option), *flags]
 
 
@@ -585,16 +588,31 @@ def _load(name, split, subset, seed, cache=None):
     return images
 
 
-def _device_name(device):
+def _device_name(device, amp=None):
+    """Where a run trained, as sweep.csv says: ``cpu``, ``cpu (bf16 autocast)``, ``cuda (..)``."""
     device = select_device(device)
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
+    if device.type == "cpu" and amp:
+        return "cpu (bf16 autocast)"
     return str(device)
+
+
+def _amp(args):
+    """``fit``'s ``amp`` from ``--amp`` / ``--no-amp`` (neither: its default, CUDA only)."""
+    return False if args.no_amp else (True if args.amp else None)
 
 
 def _add_runtime_arguments(parser):
     parser.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
-    parser.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    precision = parser.add_mutually_exclusive_group()
+    precision.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    precision.add_argument(
+        "--amp",
+        action="store_true",
+        help="mixed precision on the CPU too (bfloat16: ~1.9x faster where the CPU has "
+        "AVX512-BF16 or AMX)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

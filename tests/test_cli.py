@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
-from imgen import cli, data, pretrained
+from imgen import cli, data, pretrained, train
 from imgen.checkpoint import load_checkpoint
 from imgen.models import MODELS
 from imgen.train import History
@@ -68,6 +69,29 @@ def test_train_resumes_from_its_checkpoint(tiny_mnist):
     assert cli.main([*TRAIN, "--epochs", "2", "--out", out, "--resume"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["epochs"] == 2 and len(metrics["history"]["train_loss"]) == 2
+
+
+def test_train_with_amp_on_the_cpu_trains_in_bfloat16_and_says_so(tiny_mnist, monkeypatch):
+    monkeypatch.setattr(train, "cpu_supports_bf16", lambda: True)
+    out = tiny_mnist / "run"
+    assert cli.main([*TRAIN, "--model", "conv", "--amp", "--device", "cpu", "--out", out]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["device"] == "cpu (bf16 autocast)" and "--amp" in metrics["command"]
+    assert load_checkpoint(out / "checkpoint.pt")["fit_args"]["precision"] == "bfloat16"
+
+
+def test_train_repeats_itself_from_its_seed(tiny_mnist):
+    for out in ("a", "b"):
+        assert cli.main([*TRAIN, "--model", "conv", "--seed", "3", "--out", tiny_mnist / out]) == 0
+    a, b = (load_checkpoint(tiny_mnist / out / "checkpoint.pt")["model"] for out in "ab")
+    assert all(torch.equal(a[key], b[key]) for key in a)
+
+
+def test_amp_and_no_amp_together_are_refused(tiny_mnist, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*TRAIN, "--amp", "--no-amp", "--out", tiny_mnist / "run"])
+    assert exit_info.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
 
 
 def test_train_can_squash_the_conv_code_into_0_1_for_sliders(tiny_mnist):

@@ -349,9 +349,28 @@ def test_amp_is_off_on_the_cpu_and_when_switched_off():
     assert amp_settings("cuda", amp=False, bf16_supported=True) == (False, None, False)
 
 
-def test_amp_on_the_cpu_is_refused():
-    with pytest.raises(ValueError, match="needs a CUDA device"):
-        amp_settings("cpu", amp=True)
+def test_amp_on_the_cpu_asks_for_bfloat16():
+    assert amp_settings("cpu", amp=True, bf16_supported=True) == (True, torch.bfloat16, False)
+
+
+def test_amp_on_a_cpu_without_bfloat16_instructions_is_refused():
+    with pytest.raises(ValueError, match="needs bfloat16 instructions"):
+        amp_settings("cpu", amp=True, bf16_supported=False)
+
+
+def test_amp_on_mps_is_refused():
+    with pytest.raises(ValueError, match="needs a CUDA device or a CPU"):
+        amp_settings("mps", amp=True)
+
+
+def test_fit_records_the_precision_it_trained_in(tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "cpu_supports_bf16", lambda: True)
+    model = build_model("conv", in_shape=(1, 8, 8), latent=4, width=2)
+    checkpoint = tmp_path / "c.pt"
+    fit(model, tiny_images(), epochs=1, batch_size=4, amp=True, checkpoint=checkpoint, **QUIET)
+    assert load_checkpoint(tmp_path / "c.pt")["fit_args"]["precision"] == "bfloat16"
+    fit(model, tiny_images(), epochs=1, batch_size=4, checkpoint=tmp_path / "d.pt", **QUIET)
+    assert load_checkpoint(tmp_path / "d.pt")["fit_args"]["precision"] == "float32"
 
 
 @pytest.mark.parametrize("dtype, use_scaler", [(torch.bfloat16, False), (torch.float16, True)])

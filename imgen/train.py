@@ -290,7 +290,7 @@ def fit(
                 disable=not progress,
             ) as bar:
                 for x, y in _batches(images, labels, order, batch_size, device, layout):
-                    inputs, targets = _inputs_and_targets(x, y, task, occlusion, generator)
+                    inputs, targets = inputs_and_targets(x, y, task, occlusion, generator)
                     with _autocast(device, precision):
                         outputs = model(inputs)
                     loss = _loss(outputs, targets, task)
@@ -360,7 +360,7 @@ def _score(model, images, labels, task, occlusion, batch_size, device, seed):
     loss_sum, correct = 0.0, 0
     layout = _memory_format(device, model)
     for x, y in _batches(images, labels, None, batch_size, device, layout):
-        inputs, targets = _inputs_and_targets(x, y, task, occlusion, generator)
+        inputs, targets = inputs_and_targets(x, y, task, occlusion, generator)
         outputs = model(inputs)
         loss_sum += _loss(outputs, targets, task, reduction="sum").item()
         if task == "classify":
@@ -402,7 +402,14 @@ def _memory_format(device, model):
     return torch.channels_last
 
 
-def _inputs_and_targets(x, y, task, occlusion, generator):
+def inputs_and_targets(x, y, task, occlusion, generator):
+    """What the model sees and what its output is scored against, for one batch.
+
+    ``x``: images ``(N, C, H, W)`` in 0..1; ``y``: their labels (classifiers only). Reconstruction
+    scores ``x`` against itself, a classifier ``x`` against ``y``; completion hides part of each
+    image (``occlusion``: a dict with a ``kind`` and its options, random kinds drawn from
+    ``generator``) and scores against the whole image. Shown in the inpainting chapter.
+    """
     if task == "classify":
         return x, y
     if task == "complete":

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from imgen.models import build_model
+from imgen.train import memory_format
 
 SHAPES = {"MNIST": (1, 28, 28), "CIFAR": (3, 32, 32)}
 
@@ -36,9 +37,12 @@ def parameter_count(model):
 
 
 def training_step(model, shape, batch, bf16=False):
-    """One training step on a fixed batch of random images: forward, MSE, backward, Adam;
-    ``bf16``: the forward pass under CPU bfloat16 autocast, as ``fit(amp=True)`` runs it."""
-    images = torch.rand(batch, *shape)
+    """One training step on a fixed batch of random images: forward, MSE, backward, Adam, in the
+    memory layout :func:`imgen.train.fit` uses; ``bf16``: the forward pass under CPU bfloat16
+    autocast, as ``fit(amp=True)`` runs it."""
+    layout = memory_format(torch.device("cpu"), model)  # as fit lays them out
+    model.to(memory_format=layout)
+    images = torch.rand(batch, *shape).contiguous(memory_format=layout)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     model.train()
 

@@ -147,7 +147,7 @@ def amp_settings(device, amp=None, *, bf16_supported=None):
     bfloat16 where the GPU supports it (``bf16_supported``, asked of the GPU when None), else to
     float16 with a gradient scaler. ``amp=True`` on the CPU autocasts to bfloat16, which only a
     CPU with bfloat16 instructions (AVX512-BF16 or AMX; ``bf16_supported``, asked of the CPU when
-    None) runs fast: there the article's deep model trains about 1.9x faster
+    None) runs fast: there the article's deep model trains about 1.8x faster
     (``benchmarks/model_speed.py --amp``). It is opt-in, because the numbers differ slightly from
     float32. Pure apart from those questions, so it is testable anywhere.
     """
@@ -247,7 +247,7 @@ def fit(
     device = select_device(device)
     precision = amp_settings(device, amp)
 
-    layout = _memory_format(device, model)
+    layout = memory_format(device, model)
     model.to(device, memory_format=layout)
     optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     steps_per_epoch = math.ceil(len(images) / batch_size)
@@ -347,7 +347,7 @@ def evaluate(
     occlusion = _occlusion_spec(occlusion) if task == "complete" else None
     images, labels = _unpack(data, "data", task)
     device = select_device(device)
-    model.to(device, memory_format=_memory_format(device, model))
+    model.to(device, memory_format=memory_format(device, model))
     loss, accuracy = _score(model, images, labels, task, occlusion, batch_size, device, seed)
     return accuracy if task == "classify" else loss
 
@@ -358,7 +358,7 @@ def _score(model, images, labels, task, occlusion, batch_size, device, seed):
     model.eval()
     generator = torch.Generator().manual_seed(seed)
     loss_sum, correct = 0.0, 0
-    layout = _memory_format(device, model)
+    layout = memory_format(device, model)
     for x, y in _batches(images, labels, None, batch_size, device, layout):
         inputs, targets = inputs_and_targets(x, y, task, occlusion, generator)
         outputs = model(inputs)
@@ -392,8 +392,10 @@ def _batches(images, labels, order, batch_size, device, layout):
         yield x, None if y is None else y.to(device, non_blocking=True)
 
 
-def _memory_format(device, model):
-    """Channels-last ("NHWC") makes convolutions 1.1-1.5x faster on the CPU (oneDNN) and lets
+def memory_format(device, model):
+    """The memory format :func:`fit` keeps ``model`` and its batches in on ``device``.
+
+    Channels-last ("NHWC") makes convolutions 1.1-1.5x faster on the CPU (oneDNN) and lets
     CUDA use tensor cores; the numbers are the same either way. MPS keeps the default, and so
     does a model without convolutions (the basic autoencoder ran 1.28x slower on CIFAR in
     channels-last: flattening an NHWC batch costs a copy)."""

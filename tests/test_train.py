@@ -459,6 +459,6 @@ def test_history_plots_its_curves_and_round_trips_through_a_dict():
 
 def test_only_models_with_convolutions_get_channels_last_batches():
     cpu = torch.device("cpu")
-    assert train._memory_format(cpu, build_model("basic")) == torch.contiguous_format
-    assert train._memory_format(cpu, build_model("conv")) == torch.channels_last
-    assert train._memory_format(torch.device("mps"), build_model("conv")) == torch.contiguous_format
+    assert train.memory_format(cpu, build_model("basic")) == torch.contiguous_format
+    assert train.memory_format(cpu, build_model("conv")) == torch.channels_last
+    assert train.memory_format(torch.device("mps"), build_model("conv")) == torch.contiguous_format

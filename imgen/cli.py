@@ -610,8 +610,8 @@ def _add_runtime_arguments(parser):
     precision.add_argument(
         "--amp",
         action="store_true",
-        help="mixed precision on the CPU too (bfloat16: ~1.8x faster for the deep model where the CPU has "
-        "AVX512-BF16 or AMX)",
+        help="mixed precision on the CPU too: bfloat16, ~1.8x faster for the deep model where "
+        "the CPU has AVX512-BF16 or AMX",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 

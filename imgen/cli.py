@@ -28,7 +28,7 @@ from imgen import data, pretrained, settings
 from imgen.checkpoint import CheckpointError, atomic_open, load_checkpoint, model_from_checkpoint
 from imgen.models import MODELS, build_model
 from imgen.occlusion import KINDS
-from imgen.train import SCHEDULES, TASKS, evaluate, fit, select_device
+from imgen.train import SCHEDULES, TASKS, amp_settings, evaluate, fit, select_device
 
 
 class Cell(NamedTuple):
@@ -251,6 +251,10 @@ def train_command(args, command, cache=None):
     ``metrics.json`` into ``args.out``. Returns 0, or 130 when interrupted."""
     if (args.model == "classifier") != (args.task == "classify"):
         raise UsageError("--model classifier goes with --task classify, and only with it")
+    try:  # before any data is read: --amp on a CPU without bfloat16 instructions
+        amp_settings(select_device(args.device), _amp(args))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
     train = _load(args.data, "train", args.subset, args.seed, cache)
     test = _load(args.data, "test", args.test_subset, args.seed, cache)
     # The seed fixes the initial weights too, so the recorded command repeats the run.

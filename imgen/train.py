@@ -51,6 +51,7 @@ SAME_ON_RESUME = (
     "weight_decay",
     "schedule",
     "train_images",
+    "precision",
 )
 
 
@@ -162,7 +163,7 @@ def amp_settings(device, amp=None, *, bf16_supported=None):
         if not bf16_supported:
             raise ValueError(
                 "amp=True on the CPU needs bfloat16 instructions (AVX512-BF16 or AMX), which "
-                "this CPU lacks; leave amp=None (float32 on the CPU)"
+                "this CPU lacks; train in float32 (amp=None, or no --amp)"
             )
         return AmpSettings(enabled=True, dtype=torch.bfloat16, use_scaler=False)
     if device.type != "cuda":

@@ -87,6 +87,15 @@ def test_train_repeats_itself_from_its_seed(tiny_mnist):
     assert all(torch.equal(a[key], b[key]) for key in a)
 
 
+def test_amp_on_a_cpu_without_bfloat16_is_a_usage_error(tiny_mnist, monkeypatch, capsys):
+    monkeypatch.setattr(train, "cpu_supports_bf16", lambda: False)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main([*TRAIN, "--amp", "--device", "cpu", "--out", tiny_mnist / "run"])
+    assert exit_info.value.code == 2
+    assert "needs bfloat16 instructions" in capsys.readouterr().err
+    assert not (tiny_mnist / "run").exists()
+
+
 def test_amp_and_no_amp_together_are_refused(tiny_mnist, capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli.main([*TRAIN, "--amp", "--no-amp", "--out", tiny_mnist / "run"])

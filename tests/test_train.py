@@ -239,6 +239,20 @@ def test_resume_with_other_settings_is_refused(tmp_path):
         )
 
 
+def test_resume_in_another_precision_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(train, "cpu_supports_bf16", lambda: True)
+    fit(TinyAutoencoder(), tiny_images(), checkpoint=tmp_path / "c.pt", **QUIET)
+    with pytest.raises(ValueError, match="precision='float32' there but 'bfloat16' here"):
+        fit(
+            TinyAutoencoder(),
+            tiny_images(),
+            amp=True,
+            checkpoint=tmp_path / "c.pt",
+            resume=True,
+            **QUIET,
+        )
+
+
 def test_resume_with_other_epochs_is_refused_for_an_annealed_schedule(tmp_path):
     fit(TinyAutoencoder(), tiny_images(), schedule="cosine", checkpoint=tmp_path / "c.pt", **QUIET)
     with pytest.raises(ValueError, match="epochs=1 there but 2 here"):

@@ -251,8 +251,9 @@ def train_command(args, command, cache=None):
     ``metrics.json`` into ``args.out``. Returns 0, or 130 when interrupted."""
     if (args.model == "classifier") != (args.task == "classify"):
         raise UsageError("--model classifier goes with --task classify, and only with it")
+    amp = False if args.no_amp else (True if args.amp else None)  # None: fit's default
     try:  # before any data is read: --amp on a CPU without bfloat16 instructions
-        amp_settings(select_device(args.device), _amp(args))
+        amp_settings(select_device(args.device), amp)
     except ValueError as error:
         raise UsageError(str(error)) from None
     train = _load(args.data, "train", args.subset, args.seed, cache)
@@ -281,7 +282,7 @@ def train_command(args, command, cache=None):
         weight_decay=args.weight_decay,
         schedule=args.schedule,
         progress=not args.no_progress,
-        amp=_amp(args),
+        amp=amp,
     )
     if history.interrupted:
         print(
@@ -313,7 +314,7 @@ def train_command(args, command, cache=None):
         "seed": args.seed,
         metric: score,
         "train_seconds": sum(history.seconds),
-        "device": _device_name(args.device, _amp(args)),
+        "device": _device_name(args.device, amp),
         "history": history.to_dict(),
         "command": command,
         "date": datetime.date.today().isoformat(),
@@ -600,11 +601,6 @@ def _device_name(device, amp=None):
     if device.type == "cpu" and amp:
         return "cpu (bf16 autocast)"
     return str(device)
-
-
-def _amp(args):
-    """``fit``'s ``amp`` from ``--amp`` / ``--no-amp`` (neither: its default, CUDA only)."""
-    return False if args.no_amp else (True if args.amp else None)
 
 
 def _add_runtime_arguments(parser):

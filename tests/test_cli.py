@@ -103,6 +103,14 @@ def test_amp_and_no_amp_together_are_refused(tiny_mnist, capsys):
     assert "not allowed with argument" in capsys.readouterr().err
 
 
+def test_train_can_mirror_half_of_each_batch(tiny_mnist):
+    out = tiny_mnist / "run"
+    assert cli.main([*TRAIN, "--augment", "flip", "--out", out]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["augment"] == "flip" and "--augment flip" in metrics["command"]
+    assert load_checkpoint(out / "checkpoint.pt")["fit_args"]["augment"] == "flip"
+
+
 def test_train_can_squash_the_conv_code_into_0_1_for_sliders(tiny_mnist):
     out = tiny_mnist / "run"
     argv = [*TRAIN, "--model", "conv", "--code-activation", "sigmoid", "--out", out]
@@ -295,3 +303,49 @@ def test_the_sweep_gives_the_linear_model_more_epochs():
         return int(argv[argv.index("--epochs") + 1])
 
     assert epochs("basic") == 5 * epochs("conv") == 5 * cli.SWEEP_EPOCHS[cell.data]
+
+
+def test_the_sweep_trains_ours_with_its_own_recipe_and_the_articles_models_plainly():
+    args = cli.build_parser().parse_args(["sweep"])
+
+    def argv(data, task, model):
+        cell = next(c for c in cli.SWEEP_CELLS if (c.data, c.task) == (data, task))
+        return cli._train_argv(cell, model, Path("results"), args)
+
+    faces = argv("lfw", "complete", "conv")
+    assert faces[faces.index("--augment") + 1] == "flip"
+    assert faces[faces.index("--schedule") + 1] == "cosine"
+    assert int(faces[faces.index("--epochs") + 1]) == cli.SWEEP_RECIPES["lfw", "complete"]["epochs"]
+    for model in ("basic", "deep"):
+        assert "--augment" not in argv("lfw", "complete", model)
+    assert "--augment" not in argv("mnist", "reconstruct", "conv")  # mirrored digits are no digits
+    # Whatever a recipe sets must parse as train options (a typo would fail hours into a sweep).
+    for (name, _), recipe in cli.SWEEP_RECIPES.items():
+        options = [[f"--{key.replace('_', '-')}", str(value)] for key, value in recipe.items()]
+        cli.build_parser().parse_args(["train", "--data", name, "--out", "x", *sum(options, [])])
+
+
+def test_the_sweep_table_names_each_recipe_beyond_plain_adam():
+    rows = {
+        "a": {
+            "data": "lfw",
+            "model": "conv",
+            "task": "complete",
+            "epochs": "60",
+            "train_images": "2126",
+            "device": "cpu",
+            "command": "python -m imgen train --schedule cosine --augment flip --weight-decay 0.0",
+        },
+        "b": {
+            "data": "mnist",
+            "model": "conv",
+            "task": "complete",
+            "epochs": "10",
+            "train_images": "60000",
+            "device": "cpu",
+            "command": "python -m imgen train --schedule constant --augment none",
+        },
+    }
+    report = cli.sweep_report(rows)
+    assert "LFW conv complete: `--schedule cosine --augment flip`." in report
+    assert "MNIST conv complete" not in report

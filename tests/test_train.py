@@ -239,6 +239,53 @@ def test_resume_with_other_settings_is_refused(tmp_path):
         )
 
 
+def test_flip_augmentation_mirrors_about_half_of_the_training_images():
+    images = torch.arange(64 * 8, dtype=torch.float32).reshape(64, 1, 1, 8) / (64 * 8)
+    model = Recorder()
+    fit(model, images, epochs=1, batch_size=64, augment="flip", **QUIET)
+    (seen,) = model.seen
+    mirrored = [any(torch.equal(s, i.flip(-1)) for i in images) for s in seen]
+    kept = [any(torch.equal(s, i) for i in images) for s in seen]
+    assert all(m != k for m, k in zip(mirrored, kept, strict=True))  # each one or the other
+    assert 16 < sum(mirrored) < 48
+
+
+def test_flip_augmentation_is_part_of_the_seeded_run(tmp_path):
+    def run(**options):
+        model = TinyAutoencoder()
+        fit(model, tiny_images(), epochs=2, batch_size=4, seed=2, **options, **QUIET)
+        return weights(model)
+
+    assert same_weights(run(augment="flip"), run(augment="flip"))
+    assert not same_weights(run(augment="flip"), run())
+    fit(TinyAutoencoder(), tiny_images(), checkpoint=tmp_path / "c.pt", **QUIET)
+    with pytest.raises(ValueError, match="augment='none' there but 'flip' here"):
+        fit(
+            TinyAutoencoder(),
+            tiny_images(),
+            augment="flip",
+            checkpoint=tmp_path / "c.pt",
+            resume=True,
+            **QUIET,
+        )
+
+
+def test_a_checkpoint_from_before_augment_resumes_as_unaugmented(tmp_path):
+    fit(TinyAutoencoder(), tiny_images(), epochs=1, checkpoint=tmp_path / "c.pt", **QUIET)
+    state = load_checkpoint(tmp_path / "c.pt")
+    del state["fit_args"]["augment"]
+    save_checkpoint(state, tmp_path / "c.pt")
+    history = fit(
+        TinyAutoencoder(),
+        tiny_images(),
+        epochs=2,
+        checkpoint=tmp_path / "c.pt",
+        resume=True,
+        **QUIET,
+    )
+    assert history.epochs_done == 2
+
+
 def test_resume_in_another_precision_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(train, "cpu_supports_bf16", lambda: True)
     fit(TinyAutoencoder(), tiny_images(), checkpoint=tmp_path / "c.pt", **QUIET)
@@ -300,6 +347,7 @@ BAD_ARGUMENTS = [
     (dict(lr=0), ValueError, "lr must be a number > 0"),
     (dict(task="paint"), ValueError, "task must be one of .* got 'paint'"),
     (dict(schedule="step"), ValueError, "schedule must be one of"),
+    (dict(augment="rotate"), ValueError, "augment must be one of .* got 'rotate'"),
     (dict(task="complete", occlusion="middle"), ValueError, "occlusion must be one of"),
     (dict(resume=True), ValueError, "resume=True needs checkpoint"),
     (dict(seed=-1), ValueError, "seed must be"),

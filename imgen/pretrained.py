@@ -166,6 +166,8 @@ def register(name, checkpoint_path, metrics, command, *, folder=None, dtype=torc
         "batch_size": fit_args.get("batch_size"),
         "lr": fit_args.get("lr"),
         "schedule": fit_args.get("schedule"),
+        "weight_decay": fit_args.get("weight_decay"),
+        "augment": fit_args.get("augment", "none"),
         **{key: metrics[key] for key in ("test_mse", "test_accuracy") if key in metrics},
         "train_seconds": metrics.get("train_seconds"),
         "device": metrics.get("device"),

@@ -319,10 +319,12 @@ def test_the_sweep_trains_ours_with_its_own_recipe_and_the_articles_models_plain
     for model in ("basic", "deep"):
         assert "--augment" not in argv("lfw", "complete", model)
     assert "--augment" not in argv("mnist", "reconstruct", "conv")  # mirrored digits are no digits
-    # Whatever a recipe sets must parse as train options (a typo would fail hours into a sweep).
-    for (name, _), recipe in cli.SWEEP_RECIPES.items():
-        options = [[f"--{key.replace('_', '-')}", str(value)] for key, value in recipe.items()]
-        cli.build_parser().parse_args(["train", "--data", name, "--out", "x", *sum(options, [])])
+    # Every recipe's command line must parse as train options (a typo would fail hours into a
+    # sweep), and carry the recipe's values.
+    for name, task in cli.SWEEP_RECIPES:
+        parsed = vars(cli.build_parser().parse_args(argv(name, task, "conv")))
+        for key, value in cli.SWEEP_RECIPES[name, task].items():
+            assert parsed[key] == value, (name, task, key)
 
 
 def test_the_sweep_table_names_each_recipe_beyond_plain_adam():

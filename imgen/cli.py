@@ -479,12 +479,21 @@ def sweep_report(rows):
             f"| {name} | {cell.latent} | {cell.task} | {cell.model} | {cell.article_mse:g} | "
             f"{_mse(same)} | {_ratio(same, cell)} | {_mse(ours)} | {_ratio(ours, cell)} |"
         )
+    # One entry per training budget; a model that ran on one data set with more than one budget
+    # (our model's recipes) is named with its task, so each budget reads unambiguously.
+    budgets = {}
+    for row in rows.values():
+        budget = (int(row["epochs"]), row["train_images"], row["device"])
+        budgets.setdefault((row["data"], row["model"]), set()).add(budget)
     runs = {}
     for row in rows.values():
         key = (row["data"], int(row["epochs"]), row["train_images"], row["device"])
-        runs.setdefault(key, set()).add(row["model"])
+        several = len(budgets[row["data"], row["model"]]) > 1
+        runs.setdefault(key, set()).add(
+            f"{row['model']} {row['task']}" if several else row["model"]
+        )
     trained = [
-        f"{ARTICLE_DATA_NAMES[name]} {'/'.join(sorted(models))}: {_epochs(epochs)} of "
+        f"{ARTICLE_DATA_NAMES[name]} {', '.join(sorted(models))}: {_epochs(epochs)} of "
         f"{images} images on {device}"
         for (name, epochs, images, device), models in sorted(runs.items())
     ]

@@ -351,3 +351,28 @@ def test_the_sweep_table_names_each_recipe_beyond_plain_adam():
     report = cli.sweep_report(rows)
     assert "LFW conv complete: `--schedule cosine --augment flip`." in report
     assert "MNIST conv complete" not in report
+
+
+def test_the_sweep_table_names_the_task_where_one_model_had_two_budgets():
+    def row(data, task, epochs):
+        images = {"lfw": "2126", "mnist": "60000"}[data]
+        return {
+            "data": data,
+            "model": "conv",
+            "task": task,
+            "epochs": epochs,
+            "train_images": images,
+            "device": "cpu",
+            "command": "python -m imgen train",
+        }
+
+    rows = {
+        "a": row("lfw", "complete", "60"),
+        "b": row("lfw", "reconstruct", "280"),
+        "c": row("mnist", "complete", "10"),
+        "d": row("mnist", "reconstruct", "10"),
+    }
+    runs = cli.sweep_report(rows).split("Runs: ")[1]
+    assert "LFW conv complete: 60 epochs of 2126 images" in runs
+    assert "LFW conv reconstruct: 280 epochs of 2126 images" in runs
+    assert "MNIST conv: 10 epochs of 60000 images" in runs

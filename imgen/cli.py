@@ -479,17 +479,19 @@ def sweep_report(rows):
             f"| {name} | {cell.latent} | {cell.task} | {cell.model} | {cell.article_mse:g} | "
             f"{_mse(same)} | {_ratio(same, cell)} | {_mse(ours)} | {_ratio(ours, cell)} |"
         )
+
     # One entry per training budget; a model that ran on one data set with more than one budget
     # (our model's recipes) is named with its task, so each budget reads unambiguously.
+    def budget(row):
+        return int(row["epochs"]), row["train_images"], row["device"]
+
     budgets = {}
     for row in rows.values():
-        budget = (int(row["epochs"]), row["train_images"], row["device"])
-        budgets.setdefault((row["data"], row["model"]), set()).add(budget)
+        budgets.setdefault((row["data"], row["model"]), set()).add(budget(row))
     runs = {}
     for row in rows.values():
-        key = (row["data"], int(row["epochs"]), row["train_images"], row["device"])
         several = len(budgets[row["data"], row["model"]]) > 1
-        runs.setdefault(key, set()).add(
+        runs.setdefault((row["data"], *budget(row)), set()).add(
             f"{row['model']} {row['task']}" if several else row["model"]
         )
     trained = [

@@ -327,26 +327,31 @@ def test_the_sweep_trains_ours_with_its_own_recipe_and_the_articles_models_plain
             assert parsed[key] == value, (name, task, key)
 
 
+def _report_row(data, task, epochs, command="python -m imgen train"):
+    """A ``sweep.csv`` row of our model, with only the fields ``sweep_report`` reads."""
+    images = {"lfw": "2126", "mnist": "60000"}[data]
+    return {
+        "data": data,
+        "model": "conv",
+        "task": task,
+        "epochs": epochs,
+        "train_images": images,
+        "device": "cpu",
+        "command": command,
+    }
+
+
 def test_the_sweep_table_names_each_recipe_beyond_plain_adam():
     rows = {
-        "a": {
-            "data": "lfw",
-            "model": "conv",
-            "task": "complete",
-            "epochs": "60",
-            "train_images": "2126",
-            "device": "cpu",
-            "command": "python -m imgen train --schedule cosine --augment flip --weight-decay 0.0",
-        },
-        "b": {
-            "data": "mnist",
-            "model": "conv",
-            "task": "complete",
-            "epochs": "10",
-            "train_images": "60000",
-            "device": "cpu",
-            "command": "python -m imgen train --schedule constant --augment none",
-        },
+        "a": _report_row(
+            "lfw",
+            "complete",
+            "60",
+            "python -m imgen train --schedule cosine --augment flip --weight-decay 0.0",
+        ),
+        "b": _report_row(
+            "mnist", "complete", "10", "python -m imgen train --schedule constant --augment none"
+        ),
     }
     report = cli.sweep_report(rows)
     assert "LFW conv complete: `--schedule cosine --augment flip`." in report
@@ -354,23 +359,11 @@ def test_the_sweep_table_names_each_recipe_beyond_plain_adam():
 
 
 def test_the_sweep_table_names_the_task_where_one_model_had_two_budgets():
-    def row(data, task, epochs):
-        images = {"lfw": "2126", "mnist": "60000"}[data]
-        return {
-            "data": data,
-            "model": "conv",
-            "task": task,
-            "epochs": epochs,
-            "train_images": images,
-            "device": "cpu",
-            "command": "python -m imgen train",
-        }
-
     rows = {
-        "a": row("lfw", "complete", "60"),
-        "b": row("lfw", "reconstruct", "280"),
-        "c": row("mnist", "complete", "10"),
-        "d": row("mnist", "reconstruct", "10"),
+        "a": _report_row("lfw", "complete", "60"),
+        "b": _report_row("lfw", "reconstruct", "280"),
+        "c": _report_row("mnist", "complete", "10"),
+        "d": _report_row("mnist", "reconstruct", "10"),
     }
     runs = cli.sweep_report(rows).split("Runs: ")[1]
     assert "LFW conv complete: 60 epochs of 2126 images" in runs

@@ -189,6 +189,24 @@ def test_the_shipped_sweep_table_covers_only_the_articles_cells():
     assert "| MNIST | 32 | reconstruct | basic | 0.017 |" in pretrained.sweep_table()
 
 
+def test_the_shipped_sweep_table_holds_every_cell_for_both_models():
+    cells = {(c.data, c.model, c.latent, c.task) for c in cli.SWEEP_CELLS}
+    done = {
+        (row["data"], row["article_model"], row["latent"], row["task"], row["model"])
+        for row in pretrained.sweep_results()
+    }
+    missing = [
+        (*cell, model)
+        for cell in sorted(cells)
+        for model in (cell[1], cli.OUR_MODEL)
+        if (*cell, model) not in done
+    ]
+    assert not missing, f"sweep.csv lacks these runs: {missing}"
+    table_rows = [line for line in pretrained.sweep_table().splitlines() if line.startswith("|")]
+    assert len(table_rows) == 2 + len(cells)  # header, rule, one line per cell
+    assert not [line for line in table_rows if "| – |" in line]
+
+
 def test_a_missing_sweep_table_says_how_to_make_it(tmp_path):
     with pytest.raises(FileNotFoundError, match="python -m imgen sweep"):
         pretrained.sweep_results(tmp_path)

@@ -12,8 +12,8 @@ people), every fifth image for CIFAR, every sixth digit for MNIST. No test image
 choosing the recipes that the sweep then uses (``imgen.cli.SWEEP_RECIPES``). ``--epochs-scale``
 shortens every recipe alike (CIFAR's 30 epochs and MNIST's 10 are 280 LFW epochs' worth of
 steps). On MNIST, where ``conv`` does not overfit and was still improving at the end of the
-sweep's budget, the ``-long`` recipes (three times the steps) and ``-wide`` ones (twice the
-channels) ask how much lower a longer or larger run would go. Not a test: a script that prints
+sweep's budget, ``cosine-long`` (three times the steps) and ``wide`` (twice the channels) ask
+how much lower a longer or a larger run would go. Not a test: a script that prints
 figures.
 """
 
@@ -39,7 +39,7 @@ RECIPES = {
     "flip-cosine-shorter": (30, {"schedule": "cosine", "augment": "flip"}, 24),
     "flip-cosine-wide": (280, {"schedule": "cosine", "augment": "flip"}, 48),
     "cosine-long": (840, {"schedule": "cosine"}, 24),
-    "cosine-long-wide": (840, {"schedule": "cosine"}, 48),
+    "wide": (280, {}, 48),
 }
 # epochs that give as many steps as LFW's 280 (about 4,700 of 128 images)
 EPOCH_SCALE = {"lfw": 1.0, "cifar": 30 / 280, "mnist": 10 / 280}

@@ -13,8 +13,7 @@ choosing the recipes that the sweep then uses (``imgen.cli.SWEEP_RECIPES``). ``-
 shortens every recipe alike (CIFAR's 30 epochs and MNIST's 10 are 280 LFW epochs' worth of
 steps). On MNIST, where ``conv`` does not overfit and was still improving at the end of the
 sweep's budget, ``cosine-long`` (three times the steps) and ``wide`` (twice the channels) ask
-how much lower a longer or a larger run would go. Not a test: a script that prints
-figures.
+how much lower a longer or a larger run would go. Not a test: a script that prints figures.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ import time
 
 import torch
 
+from imgen.cli import SWEEP_EPOCHS
 from imgen.data import load_cifar, load_lfw, load_mnist
 from imgen.models import ConvAutoencoder
 from imgen.train import fit
@@ -40,13 +41,13 @@ RECIPES = {
     "cosine-long": (840, {"schedule": "cosine"}, 24),
     "wide": (280, {}, 48),
 }
-# epochs that give as many steps as LFW's 280 (about 4,700 of 128 images)
-EPOCH_SCALE = {"lfw": 1.0, "cifar": 30 / 280, "mnist": 10 / 280}
+# The recipes' epochs are LFW's; the sweep gives each data set as many steps (about 4,700).
+EPOCH_SCALE = {name: epochs / SWEEP_EPOCHS["lfw"] for name, epochs in SWEEP_EPOCHS.items()}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="lfw", choices=list(EPOCH_SCALE))
+    parser.add_argument("--data", default="lfw", choices=["lfw", "cifar", "mnist"])
     parser.add_argument("--epochs-scale", type=float, default=1.0)
     parser.add_argument("--task", default="reconstruct", choices=["reconstruct", "complete"])
     parser.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))

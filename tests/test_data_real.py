@@ -12,7 +12,7 @@ import torch
 from conftest import missing_data
 
 from imgen import settings
-from imgen.data import load_cifar, load_cifar10, load_fruits, load_lfw, load_mnist
+from imgen.data import load_cifar, load_fruits, load_lfw, load_mnist
 
 
 def load_or_skip(folder: str, loader, split: str, **kwargs):
@@ -38,8 +38,8 @@ def mnist():
 
 
 @pytest.fixture(scope="module")
-def cifar10():
-    return {s: load_or_skip("cifar-10-batches-py", load_cifar10, s) for s in ("train", "test")}
+def cifar():
+    return {s: load_or_skip("cifar-100-python", load_cifar, s) for s in ("train", "test")}
 
 
 @pytest.fixture(scope="module")
@@ -66,35 +66,46 @@ def test_mnist_pixel_mean_is_the_usual_constant(mnist):
     assert mnist["train"].images.float().mean().item() / 255 == pytest.approx(0.1307, abs=1e-4)
 
 
-def test_cifar10_copy_has_20000_train_and_10000_test_images(cifar10):
-    assert len(cifar10["train"]) == 20000 and len(cifar10["test"]) == 10000
-    assert_real_images(cifar10["train"], (3, 32, 32))
-    assert cifar10["test"].classes[:3] == ("airplane", "automobile", "bird")
+def test_cifar_is_cifar100_with_the_whole_test_set_and_20000_train_images(cifar):
+    assert cifar["test"].name == cifar["train"].name == "CIFAR-100"
+    assert len(cifar["train"]) == 20000 and len(cifar["test"]) == 10000
+    assert_real_images(cifar["train"], (3, 32, 32))
+    assert cifar["test"].classes[:3] == ("apple", "aquarium_fish", "baby")
 
 
-def test_cifar10_classes_are_balanced(cifar10):
-    assert histogram(cifar10["test"]) == [1000] * 10
-    assert histogram(cifar10["train"]) == [2000] * 10
+def test_cifar_classes_are_balanced(cifar):
+    assert histogram(cifar["test"]) == [100] * 100
+    assert histogram(cifar["train"]) == [200] * 100
 
 
-def test_cifar10_channels_are_in_rgb_order(cifar10):
-    means = cifar10["test"].images.float().mean(dim=(0, 2, 3)) / 255
-    assert means.tolist() == pytest.approx([0.4941, 0.4851, 0.4504], abs=2e-4)
+def test_cifar_test_set_is_the_official_one_by_its_order_free_digest(cifar):
+    # The digest that cifar-100-python/SOURCE.md gives for the official test set.
+    digest = "43fc83e79f59a5479e33e66306dcf48157eb182343947416395290d563fa8ad3"
+    assert cifar["test"].fingerprint() == digest
 
 
-def test_load_cifar_falls_back_to_cifar10(cifar10):
-    root = settings.data_root()
-    if (root / "cifar-100-python").is_dir():
-        pytest.skip(f"{root / 'cifar-100-python'} exists, so load_cifar gives CIFAR-100")
-    assert load_cifar("test", root=root, download=False).name == "CIFAR-10"
+def test_cifar_comes_in_canonical_order_whatever_the_files_order(cifar):
+    rows = [bytes(image.numpy().tobytes()) for image in cifar["test"].images[:50]]
+    assert rows == sorted(rows)
 
 
-def test_lfw_subset_splits_2828_faces_by_person(lfw):
+def test_cifar_channels_are_in_rgb_order(cifar):
+    means = cifar["test"].images.float().mean(dim=(0, 2, 3)) / 255
+    assert means.tolist() == pytest.approx([0.5088, 0.4874, 0.4419], abs=2e-4)
+
+
+def test_cifar_coarse_labels_are_the_20_superclasses():
+    test = load_or_skip("cifar-100-python", load_cifar, "test", labels="coarse")
+    assert len(test.classes) == 20 and histogram(test) == [500] * 20
+    assert test.classes[:2] == ("aquatic_mammals", "fish")
+
+
+def test_lfw_is_complete_and_split_by_person(lfw):
     train, test = lfw["train"], lfw["test"]
-    assert len(train) + len(test) == 2828
-    assert (len(train), len(test)) == (2126, 702)
+    assert len(train) + len(test) == 13233
+    assert (len(train), len(test)) == (10358, 2875)
     assert set(train.classes).isdisjoint(test.classes)
-    assert len(train.classes) + len(test.classes) == 968
+    assert len(train.classes) + len(test.classes) == 5749
     assert_real_images(test, (3, 32, 32))
 
 

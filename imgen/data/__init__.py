@@ -1,6 +1,6 @@
 """The course's data sets, read from their original files into memory as uint8 tensors.
 
-MNIST, CIFAR-10/100, LFW deep-funneled and Fruits-360 are read from the folder
+MNIST, CIFAR-100 (and CIFAR-10), LFW deep-funneled and Fruits-360 are read from the folder
 ``imgen.settings.data_root()`` (``$IMGEN_DATA``, else ``~/.cache/imgen``) in the layouts their
 publishers use; see the data chapter. Importing this package reads and downloads nothing.
 """

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from imgen import settings
@@ -85,6 +87,17 @@ class ImageData:
         """The images (all, or ``images[index]``) as float32 in 0..1, ``(N, C, H, W)``."""
         images = self.images if index is None else self.images[index]
         return images.to(torch.float32).div_(255)
+
+    def fingerprint(self) -> str:
+        """A sha256 of the images that ignores their order: the hex digest of the concatenated
+        rows (one image's bytes each) sorted as bytes.
+
+        Two copies of a split give the same fingerprint exactly when they hold the same pictures.
+        Pretrained manifests record the fingerprint of the test split they were scored on.
+        """
+        rows = self.images.reshape(len(self), -1).numpy()
+        order = np.argsort(rows.view(np.dtype((np.void, rows.shape[1]))).ravel(), kind="stable")
+        return hashlib.sha256(np.ascontiguousarray(rows[order]).tobytes()).hexdigest()
 
     def subset(self, n: int, seed: int = 0) -> ImageData:
         """``n`` images drawn at random without replacement (the same ones for the same seed).

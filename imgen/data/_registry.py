@@ -20,7 +20,7 @@ DATASETS = MappingProxyType(
         "fruits": load_fruits,
     }
 )
-"""Data set name -> loader. ``"cifar"`` is CIFAR-100 when present, else CIFAR-10."""
+"""Data set name -> loader. ``"cifar"`` is CIFAR-100 (as ``"cifar100"``) everywhere."""
 
 
 def load(name: str, split: str = "train", **kwargs) -> ImageData:

@@ -82,8 +82,8 @@ def load_cifar100(
 
     ``labels="fine"`` gives the 100 classes, ``"coarse"`` the 20 superclasses. Reads
     ``<root>/cifar-100-python/{train,test,meta}``; when missing, ``download=True`` fetches
-    ``cifar-100-python.tar.gz`` (161 MiB, md5-checked). The CIFAR of "Encoder-decoders on MNIST,
-    LFW and CIFAR".
+    ``cifar-100-python.tar.gz`` (161 MiB, md5-checked). Images come in the canonical order of
+    :func:`canonical_order`, the same in every copy. The CIFAR of every chapter (``"cifar"``).
     """
     check_split(split)
     if labels not in ("fine", "coarse"):
@@ -97,25 +97,15 @@ def load_cifar100(
     return _read([path], f"{labels}_labels", classes, CIFAR100.name, split)
 
 
-def load_cifar(split: str = "train", *, root=None, download: bool = True) -> ImageData:
-    """The course's CIFAR: CIFAR-100 if its folder is in ``root``, else CIFAR-10 if that is,
-    else CIFAR-100 downloaded. ``.name`` says which one came back. ``(N, 3, 32, 32)`` uint8.
+def load_cifar(
+    split: str = "train", *, root=None, download: bool = True, labels: str = "fine"
+) -> ImageData:
+    """The course's CIFAR, which is CIFAR-100 everywhere: :func:`load_cifar100` under another name.
 
-    Used in "Encoder-decoders on MNIST, LFW and CIFAR" (the article used CIFAR-100; the
-    offline course data has only CIFAR-10, which behaves alike for reconstruction).
+    ``(N, 3, 32, 32)`` uint8 in the canonical order of :func:`load_cifar100`; ``labels`` is
+    ``"fine"`` (100 classes) or ``"coarse"`` (20 superclasses). Used from "CNN basics" on.
     """
-    check_split(split)
-    root = resolve_root(root)
-    if (root / CIFAR100.folder).is_dir():
-        return load_cifar100(split, root=root, download=download)
-    if (root / CIFAR10.folder).is_dir():
-        return load_cifar10(split, root=root, download=download)
-    if not download:
-        how = f"{_how(CIFAR100, root)} Either set will do."
-        raise not_found(
-            "CIFAR-100 or CIFAR-10", root, CIFAR100.paths(split) + CIFAR10.paths(split), how
-        )
-    return load_cifar100(split, root=root, download=True)
+    return load_cifar100(split, root=root, download=download, labels=labels)
 
 
 def _how(layout: _Layout, root: Path) -> str:
@@ -194,15 +184,29 @@ def _read(paths: list[Path], label_key: str, classes, name: str, split: str) -> 
             )
         if batch_labels.size and not 0 <= batch_labels.min() <= batch_labels.max() < len(classes):
             raise CorruptDataError(f"{path}: labels outside 0..{len(classes) - 1}")
-        images.append(data.reshape(-1, 3, 32, 32))
+        images.append(data)
         labels.append(batch_labels)
+    images, labels = np.concatenate(images), np.concatenate(labels)
+    order = canonical_order(images)
     return ImageData(
-        images=torch.from_numpy(np.concatenate(images)),
-        labels=torch.from_numpy(np.concatenate(labels)),
+        images=torch.from_numpy(images[order].reshape(-1, 3, 32, 32)),
+        labels=torch.from_numpy(labels[order]),
         classes=classes,
         name=name,
         split=split,
     )
+
+
+def canonical_order(rows: np.ndarray) -> np.ndarray:
+    """The indices that sort the ``(N, 3072)`` uint8 rows lexicographically, as bytes.
+
+    The loaders return CIFAR in this order, so that image ``i`` (and a seeded subset) is the same
+    picture in every copy of a split: the publisher's archive, a copy whose files list the images
+    in another order (the course's offline copy), or a re-pickled one. The sha256 of the sorted
+    rows is the order-free digest that ``cifar-100-python/SOURCE.md`` gives.
+    """
+    rows = np.ascontiguousarray(rows)
+    return np.argsort(rows.view(np.dtype((np.void, rows.shape[1]))).ravel(), kind="stable")
 
 
 def _what(value) -> str:

@@ -175,6 +175,11 @@ def build_parser():
         choices=AUGMENTS,
         help="flip: mirror a random half of each batch left-right (faces, photos; not digits)",
     )
+    train.add_argument(
+        "--labels",
+        choices=["fine", "coarse"],
+        help="CIFAR's labels for --task classify: fine (100 classes, the default) or coarse (20)",
+    )
     train.add_argument("--seed", type=_non_negative_int, default=0)
     train.add_argument("--out", required=True, type=Path, help="folder for the run's files")
     train.add_argument("--subset", type=_positive_int, help="train on this many images only")
@@ -204,6 +209,11 @@ def build_parser():
     score.add_argument("--batch-size", type=_positive_int, default=512)
     score.add_argument("--seed", type=_non_negative_int, default=0)
     score.add_argument(
+        "--labels",
+        choices=["fine", "coarse"],
+        help="CIFAR's labels (default: those the pretrained model was trained on, else fine)",
+    )
+    score.add_argument(
         "--test-subset",
         type=_positive_int,
         help="score on this many test images only (default: all)",
@@ -223,6 +233,15 @@ def build_parser():
         help="the --out folder of a finished `train` (checkpoint.pt + metrics.json)",
     )
     ship.set_defaults(run=register_command)
+
+    again = commands.add_parser(
+        "rescore",
+        help="score shipped pretrained models again on their whole test split as it is now "
+        "and update their manifest entries",
+    )
+    again.add_argument("names", nargs="+", metavar="NAME", help="pretrained model names")
+    again.add_argument("--device", default="auto", help="auto (default), cuda, mps or cpu")
+    again.set_defaults(run=rescore_command)
 
     sweep = commands.add_parser("sweep", help="the article's results table, its models and ours")
     sweep.add_argument(
@@ -273,8 +292,8 @@ def train_command(args, command, cache=None):
         amp_settings(select_device(args.device), amp)
     except ValueError as error:
         raise UsageError(str(error)) from None
-    train = _load(args.data, "train", args.subset, args.seed, cache)
-    test = _load(args.data, "test", args.test_subset, args.seed, cache)
+    train = _load(args.data, "train", args.subset, args.seed, cache, args.labels)
+    test = _load(args.data, "test", args.test_subset, args.seed, cache, args.labels)
     # The seed fixes the initial weights too, so the recorded command repeats the run.
     torch.manual_seed(args.seed)
     if args.model == "classifier":
@@ -332,6 +351,8 @@ def train_command(args, command, cache=None):
         "augment": args.augment,
         "seed": args.seed,
         metric: score,
+        "test_fingerprint": test.fingerprint(),
+        **({"labels": args.labels} if args.labels else {}),
         "train_seconds": sum(history.seconds),
         "device": _device_name(args.device, amp),
         "history": history.to_dict(),
@@ -353,7 +374,9 @@ def train_command(args, command, cache=None):
 
 
 def evaluate_command(args, command):
-    """``evaluate``: print the test score of a checkpoint file or a pretrained model."""
+    """``evaluate``: print the test score of a checkpoint file or a pretrained model; for a
+    pretrained one, say so when the test images here are not those of its manifest."""
+    labels, entry = args.labels, None
     if Path(args.checkpoint).is_file():
         saved = load_checkpoint(args.checkpoint)
         model = model_from_checkpoint(saved)
@@ -363,6 +386,7 @@ def evaluate_command(args, command):
         model = pretrained.load(args.checkpoint)
         entry = pretrained.info(args.checkpoint)
         task, occlusion = entry["task"], entry["occlusion"]
+        labels = labels or entry.get("labels")
     else:
         names = ", ".join(pretrained.available()) or "none yet"
         raise UsageError(
@@ -371,7 +395,9 @@ def evaluate_command(args, command):
         )
     task = args.task or task
     occlusion = args.occlusion or occlusion or "bottom"
-    test = _load(args.data, "test", args.test_subset, args.seed)
+    test = _load(args.data, "test", args.test_subset, args.seed, labels=labels)
+    if entry is not None and entry["data"] == args.data:
+        pretrained.same_data(args.checkpoint, test)  # warns when the data differ
     in_shape = tuple(model.config["in_shape"])
     if in_shape != test.shape:
         raise UsageError(
@@ -405,6 +431,27 @@ def register_command(args, command):
     metrics = json.loads(metrics_file.read_text())
     entry = pretrained.register(args.name, checkpoint, metrics, metrics["command"])
     print(f"registered {args.name!r} ({entry['bytes'] / 1e6:.2f} MB): {metrics['command']}")
+    return 0
+
+
+def rescore_command(args, command):
+    """``rescore``: each named pretrained model scored again on its data set's whole test split,
+    its manifest entry updated (score, test size, fingerprint, what it replaced)."""
+    unknown = sorted(set(args.names) - set(pretrained.available()))
+    if unknown:
+        raise UsageError(
+            f"no pretrained model named {', '.join(unknown)}; available: "
+            f"{', '.join(pretrained.available())}"
+        )
+    for name in args.names:
+        entry = pretrained.rescore(name, command=command, device=args.device)
+        metric = "test_accuracy" if entry["task"] == "classify" else "test_mse"
+        before = entry["rescored"]["previous"]
+        print(
+            f"{name}: {metric} {entry[metric]:.6g} on {entry['test_images']:,} {entry['dataset']} "
+            f"test images (was {before[metric]:.6g} on {before['test_images']:,} "
+            f"{before['dataset']})"
+        )
     return 0
 
 
@@ -633,12 +680,15 @@ def _ratio(row, cell):
     return "–" if row is None else f"{float(row['our_mse']) / cell.article_mse:.2f}"
 
 
-def _load(name, split, subset, seed, cache=None):
-    """A data split, shrunk to ``subset`` images when given; kept in ``cache`` for the sweep."""
-    key = (name, split, subset, seed)
+def _load(name, split, subset, seed, cache=None, labels=None):
+    """A data split, shrunk to ``subset`` images when given; kept in ``cache`` for the sweep.
+    ``labels`` (CIFAR's fine or coarse) goes to the loader when given."""
+    key = (name, split, subset, seed, labels)
     if cache is not None and key in cache:
         return cache[key]
-    images = data.load(name, split)
+    if labels is not None and name not in ("cifar", "cifar100"):
+        raise UsageError(f"--labels is for CIFAR-100 (--data cifar), not --data {name}")
+    images = data.load(name, split, **({"labels": labels} if labels else {}))
     if subset is not None and subset < len(images):
         images = images.subset(subset, seed)
     if cache is not None:

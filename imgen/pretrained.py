@@ -16,12 +16,15 @@ import hashlib
 import io
 import json
 import re
+import warnings
 from pathlib import Path
 
 import torch
 
+from imgen import data as datasets
 from imgen.checkpoint import CheckpointError, atomic_open, describe, load_checkpoint
 from imgen.models import build_model
+from imgen.train import evaluate
 
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
 MANIFEST = "manifest.json"
@@ -169,6 +172,7 @@ def register(name, checkpoint_path, metrics, command, *, folder=None, dtype=torc
         "weight_decay": fit_args.get("weight_decay"),
         "augment": fit_args.get("augment", "none"),
         **{key: metrics[key] for key in ("test_mse", "test_accuracy") if key in metrics},
+        **{key: metrics[key] for key in ("labels", "test_fingerprint") if metrics.get(key)},
         "train_seconds": metrics.get("train_seconds"),
         "device": metrics.get("device"),
         "history": metrics.get("history"),
@@ -179,9 +183,91 @@ def register(name, checkpoint_path, metrics, command, *, folder=None, dtype=torc
     with atomic_open(folder / entry["file"]) as file:
         file.write(data)
     manifest["checkpoints"][name] = _plain(entry)
+    _write_manifest(folder, manifest)
+    return entry
+
+
+def test_split(name, *, folder=None, **kwargs):
+    """The test split that checkpoint ``name`` is scored on (its data set and labels), loaded
+    with :func:`imgen.data.load`; ``kwargs`` (``root``, ``download``) go to the loader."""
+    entry = info(name, folder)
+    if entry.get("labels"):
+        kwargs["labels"] = entry["labels"]
+    return datasets.load(entry["data"], "test", **kwargs)
+
+
+def same_data(name, test, *, folder=None, warn=True):
+    """True when ``test`` (an ImageData) holds exactly the images checkpoint ``name`` was scored
+    on, by the order-free :meth:`~imgen.data.ImageData.fingerprint` in its manifest.
+
+    Otherwise it returns False and, with ``warn``, says so in a plain warning: a score computed
+    here can then differ from the manifest's. Chapters call it before they quote a manifest score.
+    """
+    entry = info(name, folder)
+    expected = entry.get("test_fingerprint")
+    if expected is not None and expected == test.fingerprint():
+        return True
+    if warn:
+        what = (
+            "no fingerprint of its test data"
+            if expected is None
+            else f"a test split of {entry['test_images']:,} {entry['dataset']} images"
+        )
+        warnings.warn(
+            f"the {len(test):,} {test.name} test images here are not the ones {name!r} was "
+            f"scored on ({what}, fingerprint {str(expected)[:12]}...): scores computed here can "
+            "differ from its manifest's",
+            UserWarning,
+            stacklevel=2,
+        )
+    return False
+
+
+def rescore(name, *, command, device="auto", folder=None, **load_kwargs):
+    """Score shipped checkpoint ``name`` again on the whole test split of its data set as it is
+    now, and write the new score, test size and data fingerprint into its manifest entry.
+
+    The entry keeps its training history and records ``rescored``: the date, ``command`` and the
+    score, data set and test size it replaces. Used when the data under a shipped model change
+    (``python -m imgen rescore NAME``). Returns the updated entry.
+    """
+    entry = info(name, folder)
+    test = test_split(name, folder=folder, **load_kwargs)
+    model = load(name, folder=folder)
+    if tuple(entry["config"]["in_shape"]) != test.shape:
+        raise ValueError(
+            f"{name!r} takes images shaped {tuple(entry['config']['in_shape'])}, but the "
+            f"{test.name} test images are {test.shape}"
+        )
+    task = entry["task"]
+    occlusion = entry.get("occlusion") or "bottom"
+    score = evaluate(model, test, task=task, occlusion=occlusion, device=device, seed=entry["seed"])
+    metric = "test_accuracy" if task == "classify" else "test_mse"
+    previous = {key: entry.get(key) for key in (metric, "dataset", "test_images")}
+    entry.update(
+        {
+            metric: score,
+            "dataset": test.name,
+            "test_images": len(test),
+            "test_fingerprint": test.fingerprint(),
+            "rescored": {
+                "date": datetime.date.today().isoformat(),
+                "command": command,
+                "previous": previous,
+                "note": "history (the training curves) was measured on the previous test data",
+            },
+        }
+    )
+    folder = _folder(folder)
+    manifest = _read_manifest(folder)
+    manifest["checkpoints"][name] = _plain(entry)
+    _write_manifest(folder, manifest)
+    return entry
+
+
+def _write_manifest(folder, manifest):
     with atomic_open(folder / MANIFEST) as file:
         file.write((json.dumps(manifest, indent=2, sort_keys=True) + "\n").encode())
-    return entry
 
 
 def _folder(folder):

@@ -130,6 +130,32 @@ def test_evaluate_prints_the_test_mse_of_a_checkpoint(tiny_mnist, capsys):
     assert float(printed.rsplit(":", 1)[1]) == pytest.approx(mse, rel=1e-5)
 
 
+def test_rescore_updates_the_manifest_and_evaluate_warns_when_data_differ(
+    tiny_mnist, monkeypatch, capsys
+):
+    monkeypatch.setattr(pretrained, "CHECKPOINT_DIR", tiny_mnist / "shipped")
+    cli.main([*TRAIN, "--out", tiny_mnist / "run", "--register", "mnist-tiny"])
+    fingerprint = data.load("mnist", "test").fingerprint()
+    assert pretrained.info("mnist-tiny")["test_fingerprint"] == fingerprint
+    capsys.readouterr()
+    assert cli.main(["rescore", "mnist-tiny"]) == 0
+    entry = pretrained.info("mnist-tiny")
+    assert f"{entry['test_mse']:.6g} on 16 MNIST test images" in capsys.readouterr().out
+    assert entry["rescored"]["command"] == "python -m imgen rescore mnist-tiny"
+
+    images = tiny_mnist / "data" / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz"
+    write_idx(images, np.full((16, 28, 28), 7, dtype=np.uint8), 2051)  # other test digits
+    with pytest.warns(UserWarning, match="not the ones 'mnist-tiny' was scored on"):
+        cli.main(["evaluate", "--checkpoint", "mnist-tiny", "--data", "mnist"])
+
+
+def test_labels_is_for_cifar_only(tiny_mnist, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main([*TRAIN, "--out", tiny_mnist / "run", "--labels", "coarse"])
+    assert exit_.value.code == 2
+    assert "--labels is for CIFAR-100 (--data cifar), not --data mnist" in capsys.readouterr().err
+
+
 def test_train_register_ships_a_pretrained_model_that_evaluate_finds(
     tiny_mnist, monkeypatch, capsys
 ):

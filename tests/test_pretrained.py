@@ -6,10 +6,11 @@ import json
 import pytest
 import torch
 
-from imgen import cli, pretrained
+from imgen import cli, data, pretrained
 from imgen.checkpoint import CheckpointError, save_checkpoint
+from imgen.data import ImageData
 from imgen.models import build_model
-from imgen.train import fit
+from imgen.train import evaluate, fit
 
 METRICS = {
     "dataset": "tiny",
@@ -212,3 +213,59 @@ def test_a_missing_sweep_table_says_how_to_make_it(tmp_path):
         pretrained.sweep_results(tmp_path)
     with pytest.raises(FileNotFoundError, match="python -m imgen sweep"):
         pretrained.sweep_table(tmp_path)
+
+
+def tiny_split(images, name="Tiny"):
+    return ImageData(images.contiguous(), None, (), name, "test")
+
+
+def test_rescore_scores_the_data_as_it_is_now_and_records_what_it_replaced(
+    shelf, tmp_path, monkeypatch
+):
+    _, path = trained_checkpoint(tmp_path)
+    pretrained.register("tiny-basic", path, {**METRICS, "data": "tiny"}, COMMAND)
+    images = torch.randint(0, 256, (6, 1, 8, 8), dtype=torch.uint8, generator=torch.Generator())
+    monkeypatch.setattr(data, "load", lambda name, split, **kwargs: tiny_split(images, "Tiny-2"))
+
+    entry = pretrained.rescore("tiny-basic", command="python -m imgen rescore tiny-basic")
+
+    assert entry["test_mse"] == pytest.approx(evaluate(pretrained.load("tiny-basic"), images))
+    assert (entry["test_images"], entry["dataset"]) == (6, "Tiny-2")
+    assert entry["test_fingerprint"] == tiny_split(images).fingerprint()
+    assert entry["rescored"]["previous"] == {"test_mse": 0.05, "dataset": "tiny", "test_images": 8}
+    assert entry["rescored"]["command"] == "python -m imgen rescore tiny-basic"
+    assert pretrained.info("tiny-basic") == json.loads(json.dumps(entry))
+
+
+def test_same_data_ignores_order_and_warns_plainly_when_the_images_differ(
+    shelf, tmp_path, monkeypatch
+):
+    _, path = trained_checkpoint(tmp_path)
+    images = torch.randint(0, 256, (6, 1, 8, 8), dtype=torch.uint8)
+    fingerprint = tiny_split(images).fingerprint()
+    pretrained.register("tiny-basic", path, {**METRICS, "test_fingerprint": fingerprint}, COMMAND)
+
+    assert pretrained.same_data("tiny-basic", tiny_split(images.flip(0)))
+    other = images.clone()
+    other[0, 0, 0, 0] ^= 1
+    with pytest.warns(UserWarning, match="not the ones 'tiny-basic' was scored on"):
+        assert not pretrained.same_data("tiny-basic", tiny_split(other))
+
+
+def test_fingerprint_is_the_sha256_of_the_sorted_image_bytes():
+    images = torch.tensor([[[[3, 1]]], [[[0, 9]]]], dtype=torch.uint8)  # two 1x1x2 images
+    expected = hashlib.sha256(bytes([0, 9, 3, 1])).hexdigest()
+    assert tiny_split(images).fingerprint() == expected
+
+
+def test_every_shipped_checkpoint_records_the_fingerprint_of_its_test_data():
+    for name in pretrained.available():
+        assert len(pretrained.info(name).get("test_fingerprint", "")) == 64, name
+
+
+def test_the_cifar_models_were_scored_on_the_official_cifar100_test_set():
+    digest = "43fc83e79f59a5479e33e66306dcf48157eb182343947416395290d563fa8ad3"  # SOURCE.md
+    for name in pretrained.available():
+        entry = pretrained.info(name)
+        if entry["data"] == "cifar":
+            assert (entry["dataset"], entry["test_fingerprint"]) == ("CIFAR-100", digest), name

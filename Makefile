@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.installed-stamp
 export IMGEN_QUICK ?= 1
 
 .PHONY: help venv test lint check-notebooks pytest book clean-book clean
+.PHONY: publish lint-workflows
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,8 +24,12 @@ $(STAMP): pyproject.toml
 
 test: lint check-notebooks pytest  ## Lint, check notebooks carry no outputs, run pytest + nbval
 
-lint: $(STAMP)  ## ruff over the package, tests and tools
+lint: $(STAMP) lint-workflows  ## ruff over the package, tests and tools; lint-workflows
 	$(BIN)/ruff check imgen tests tools benchmarks
+
+lint-workflows: $(STAMP)  ## Check .github/workflows offline: zizmor (security, structure) + GitHub's schema
+	$(BIN)/zizmor --offline --strict-collection --no-progress --quiet .github/workflows
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 check-notebooks: $(STAMP)  ## Fail if a notebook is stored with outputs
 	$(BIN)/python tools/check_notebooks.py notebooks
@@ -32,9 +37,32 @@ check-notebooks: $(STAMP)  ## Fail if a notebook is stored with outputs
 pytest: $(STAMP)  ## Unit and integration tests, then every notebook top to bottom (nbval)
 	$(BIN)/python -m pytest --nbval-lax --durations=15 $(PYTEST_ARGS)
 
-book: $(STAMP)  ## Build the Jupyter Book into _build/html, executing every notebook
-	$(BIN)/jupyter-book build --all -W --keep-going .
+# `make book` runs with _config.yml but `execute_notebooks: force` and a cache folder of its own:
+# every notebook runs, and quick-mode outputs never reach the published book's execution cache.
+QUICK_CONFIG := _build/_config.quick.yml
+$(QUICK_CONFIG): _config.yml | $(STAMP)
+	@mkdir -p $(@D)
+	$(BIN)/python -c 'import sys, yaml; c = yaml.safe_load(open(sys.argv[1])); c.setdefault("execute", {}).update(execute_notebooks="force", cache="_build/.jupyter_cache-quick"); yaml.safe_dump(c, open(sys.argv[2], "w"), sort_keys=False)' $< $@
+
+book: $(STAMP) $(QUICK_CONFIG)  ## Build the Jupyter Book into _build/html, executing every notebook (quick mode)
+	$(BIN)/jupyter-book build --all -W --keep-going --config $(QUICK_CONFIG) .
 	@echo "Open _build/html/index.html"
+
+# The published book: full mode (IMGEN_QUICK=0) with Jupyter Book's execution cache
+# (`execute_notebooks: cache` in _config.yml). A chapter runs again only when its code changed;
+# the cache is emptied first when the package changed (imgen/, pyproject.toml), since every
+# chapter's outputs depend on it. --all re-reads every page, so nothing left by `make book`
+# (quick mode, same _build/html) survives.
+EXEC_CACHE := _build/.jupyter_cache
+publish: $(STAMP)  ## Build the published book (full mode) into _build/html; unchanged chapters come from the execution cache
+	@fingerprint=$$(find imgen pyproject.toml -type f ! -path '*/__pycache__/*' -print0 | LC_ALL=C sort -z | xargs -0 sha256sum | sha256sum | cut -c1-64); \
+	if [ -d $(EXEC_CACHE) ] && [ "$$(cat $(EXEC_CACHE)/imgen-fingerprint 2>/dev/null)" != "$$fingerprint" ]; then \
+		echo "imgen/ or pyproject.toml changed since the execution cache was filled: emptying $(EXEC_CACHE)"; \
+		rm -rf $(EXEC_CACHE); \
+	fi; \
+	mkdir -p $(EXEC_CACHE) && echo "$$fingerprint" > $(EXEC_CACHE)/imgen-fingerprint
+	IMGEN_QUICK=0 $(BIN)/jupyter-book build --all -W --keep-going .
+	@echo "Open _build/html/index.html (full mode; CI deploys it to https://imgen-course.github.io/imgen/)"
 
 clean-book:  ## Remove the built book
 	rm -rf _build

@@ -1,7 +1,8 @@
-"""imgen.data reads each set's original on-disk format, and refuses bad or unsafe files.
+"""imgen.data reads each set's original on-disk format, and refuses bad, partial or unsafe files.
 
 Every test writes a tiny data set in the publisher's layout into ``tmp_path``; nothing here
-needs the network or the real data.
+needs the network or the real data (downloads come from ``file://`` URLs or a closed port;
+``test_fetch.py`` covers downloads over HTTP).
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ import hashlib
 import io
 import os
 import pickle
+import shutil
+import socket
 import struct
 import tarfile
-import urllib.error
-import urllib.request
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -29,6 +30,8 @@ from imgen.data import (
     CorruptDataError,
     DataNotFoundError,
     ImageData,
+    _digest,
+    _fetch,
     _files,
     cifar,
     lfw,
@@ -39,7 +42,7 @@ from imgen.data import (
     load_fruits,
     load_lfw,
     load_mnist,
-    mnist,
+    sources,
 )
 
 # ---------------------------------------------------------------- writers of the original formats
@@ -95,11 +98,12 @@ CIFAR10_NAMES = [b"airplane", b"automobile", b"bird", b"cat", b"deer"] + [b"x"] 
 
 
 def write_cifar10(root: Path) -> Path:
-    """batches 1 and 3 only (3 + 2 images), as a partial copy may have, plus test and meta."""
+    """Five training batches of one image each (label = batch number), test and meta."""
     folder = root / "cifar-10-batches-py"
     write_py2_pickle(folder / "batches.meta", {b"label_names": CIFAR10_NAMES})
-    write_py2_pickle(folder / "data_batch_1", {b"data": cifar_rows(3, 0), b"labels": [1, 2, 3]})
-    write_py2_pickle(folder / "data_batch_3", {b"data": cifar_rows(2, 7), b"labels": [4, 0]})
+    for i in range(1, 6):
+        batch = {b"data": cifar_rows(1, 7 * i), b"labels": [i]}
+        write_py2_pickle(folder / f"data_batch_{i}", batch)
     write_py2_pickle(folder / "test_batch", {b"data": cifar_rows(1, 3), b"labels": [9]})
     return folder
 
@@ -136,7 +140,10 @@ PEOPLE = [f"Person_{chr(65 + i)}" for i in range(12)]  # sha256 puts some of the
 
 
 def write_lfw(root: Path, folder: Path = Path("lfw", "lfw-deepfunneled")) -> None:
-    """Two photos per person: the person's grey inside the face box, red outside it."""
+    """Two photos per person: the person's grey inside the face box, red outside it.
+
+    Tests that load it use the ``tiny_lfw`` fixture, which makes these 24 images the complete set.
+    """
     for i, person in enumerate(PEOPLE):
         for k in (1, 2):
             path = root / folder / person / f"{person}_{k:04d}.jpg"
@@ -171,11 +178,24 @@ def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-def no_network(monkeypatch) -> None:
-    def refuse(*args, **kwargs):
-        raise urllib.error.URLError("network is unreachable")
+def closed_port() -> int:
+    """A loopback port that nothing listens on: connecting to it is refused at once."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+def no_network(monkeypatch) -> None:
+    """Every download goes to a closed loopback port (through IMGEN_MIRROR), without retries."""
+    monkeypatch.setenv(sources.MIRROR_ENV, f"http://127.0.0.1:{closed_port()}")
+    monkeypatch.setattr(_fetch, "RETRIES", 0)
+
+
+@pytest.fixture
+def tiny_lfw(monkeypatch):
+    """``write_lfw``'s 12 people and 24 images count as the complete LFW."""
+    monkeypatch.setattr(lfw, "COMPLETE_IMAGES", 2 * len(PEOPLE))
+    monkeypatch.setattr(lfw, "COMPLETE_PEOPLE", len(PEOPLE))
 
 
 # ------------------------------------------------------------------------------------ ImageData
@@ -243,7 +263,7 @@ def test_mnist_missing_names_set_folder_layout_variable_and_url(tmp_path):
     message = str(err.value)
     for part in ("MNIST", str(tmp_path), "MNIST/raw/train-images-idx3-ubyte.gz", "IMGEN_DATA"):
         assert part in message
-    assert mnist.URL in message
+    assert sources.MNIST_URL in message
 
 
 def test_mnist_corrupt_gzip_is_named(tmp_path):
@@ -274,15 +294,15 @@ def test_mnist_without_network_says_where_to_put_the_files(tmp_path, monkeypatch
     with pytest.raises(DataNotFoundError) as err:
         load_mnist(root=tmp_path, download=True)
     assert str(tmp_path) in str(err.value) and "IMGEN_DATA" in str(err.value)
-    assert "network is unreachable" in str(err.value)
+    assert "The download failed" in str(err.value) and "refused" in str(err.value)
 
 
 def serve_mnist(tmp_path: Path, monkeypatch) -> Path:
     """A local 'mirror' (file:// URL) of tiny MNIST archives, with their true sha256s."""
     mirror = write_mnist(tmp_path / "mirror")
-    monkeypatch.setattr(mnist, "URL", mirror.as_uri() + "/")
+    monkeypatch.setattr(sources, "MNIST_URL", mirror.as_uri() + "/")
     sums = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in mirror.iterdir()}
-    monkeypatch.setattr(mnist, "SHA256", sums)
+    monkeypatch.setattr(sources, "MNIST_SHA256", sums)
     return mirror
 
 
@@ -308,13 +328,14 @@ def test_mnist_download_with_wrong_checksum_keeps_nothing(tmp_path, monkeypatch)
 # ---------------------------------------------------------------------------------------- CIFAR
 
 
-def test_cifar10_reads_python2_pickles_and_every_batch_present(tmp_path):
+def test_cifar10_reads_python2_pickles_of_all_five_batches(tmp_path):
     write_cifar10(tmp_path)
     train = load_cifar10(root=tmp_path, download=False)
-    expected = np.concatenate([cifar_rows(3, 0), cifar_rows(2, 7)]).reshape(5, 3, 32, 32)
+    rows = np.concatenate([cifar_rows(1, 7 * i) for i in range(1, 6)])
+    order = cifar.canonical_order(rows)
     assert train.images.shape == (5, 3, 32, 32) and train.images.dtype == torch.uint8
-    assert torch.equal(train.images, torch.from_numpy(expected))
-    assert train.labels.tolist() == [1, 2, 3, 4, 0]
+    assert torch.equal(train.images, torch.from_numpy(rows[order].reshape(5, 3, 32, 32)))
+    assert train.labels.tolist() == (np.arange(1, 6)[order]).tolist()
     assert train.classes[:3] == ("airplane", "automobile", "bird") and train.name == "CIFAR-10"
 
 
@@ -325,12 +346,19 @@ def test_cifar10_test_split_is_test_batch(tmp_path):
     assert torch.equal(test.images[0].flatten(), torch.from_numpy(cifar_rows(1, 3)[0]))
 
 
-def test_cifar10_without_any_training_batch_is_not_found(tmp_path):
+def test_cifar10_missing_a_training_batch_is_refused_as_incomplete(tmp_path):
     folder = write_cifar10(tmp_path)
-    for batch in folder.glob("data_batch_*"):
-        batch.unlink()
-    with pytest.raises(DataNotFoundError, match="data_batch_1"):
+    (folder / "data_batch_3").unlink()
+    with pytest.raises(DataNotFoundError, match="incomplete: data_batch_3 missing"):
         load_cifar10(root=tmp_path, download=False)
+
+
+@pytest.mark.parametrize("missing", ["meta", "test", "train"])
+def test_cifar100_folder_without_one_of_its_files_is_refused_as_incomplete(tmp_path, missing):
+    folder = write_cifar100(tmp_path)
+    (folder / missing).unlink()
+    with pytest.raises(DataNotFoundError, match=f"CIFAR-100 in .* incomplete: {missing} missing"):
+        load_cifar100("test", root=tmp_path, download=True)  # never downloads over a folder
 
 
 def test_cifar100_fine_and_coarse_labels(tmp_path):
@@ -348,20 +376,21 @@ def test_cifar100_bad_labels_argument(tmp_path):
         load_cifar100(root=tmp_path, labels="medium")
 
 
-def test_load_cifar_prefers_cifar100_then_cifar10(tmp_path):
+def test_load_cifar_is_cifar100_even_beside_cifar10(tmp_path):
     write_cifar10(tmp_path)
-    assert load_cifar("test", root=tmp_path, download=False).name == "CIFAR-10"
+    with pytest.raises(DataNotFoundError, match="cifar-100-python/test"):
+        load_cifar("test", root=tmp_path, download=False)
     write_cifar100(tmp_path)
     assert load_cifar("test", root=tmp_path, download=False).name == "CIFAR-100"
 
 
-def test_load_cifar_missing_names_both_layouts(tmp_path):
+def test_load_cifar_missing_names_the_layout_variable_and_url(tmp_path):
     with pytest.raises(DataNotFoundError) as err:
         load_cifar(root=tmp_path, download=False)
     message = str(err.value)
-    for part in ("cifar-100-python/train", "cifar-10-batches-py/data_batch_1", "IMGEN_DATA"):
+    for part in ("CIFAR-100", "cifar-100-python/meta", "cifar-100-python/train", "IMGEN_DATA"):
         assert part in message
-    assert str(tmp_path) in message and cifar.URL in message
+    assert str(tmp_path) in message and sources.CIFAR100_URL in message
 
 
 def test_truncated_pickle_is_named(tmp_path):
@@ -429,10 +458,32 @@ def test_cifar_download_checks_and_unpacks_only_the_set_folder(tmp_path, monkeyp
 
 
 def test_cifar_archive_left_in_the_folder_is_unpacked_without_network(tmp_path, monkeypatch):
-    cifar10_archive(tmp_path, monkeypatch)
+    archive = cifar10_archive(tmp_path, monkeypatch)
     no_network(monkeypatch)
     assert len(load_cifar10(root=tmp_path, download=False)) == 5
     assert not (tmp_path / "stray.txt").exists()
+    assert archive.exists()  # the user's archive is kept
+
+
+def test_cifar100_archive_with_another_md5_but_the_same_images_is_accepted(tmp_path, monkeypatch):
+    source = write_cifar100(tmp_path / "src")
+    members = {f"cifar-100-python/{p.name}": p.read_bytes() for p in source.iterdir()}
+    make_tar(tmp_path / "cifar-100-python.tar.gz", members)
+    digests = {
+        split: frozenset({_digest.rows_digest(cifar_rows(n, 5))})
+        for split, n in [("train", 4), ("test", 2)]
+    }
+    monkeypatch.setattr(cifar, "CIFAR100", replace(cifar.CIFAR100, rows_sha256=digests))
+    assert len(load_cifar100("test", root=tmp_path, download=False)) == 2
+
+
+def test_cifar100_archive_with_other_images_is_refused_and_nothing_kept(tmp_path, monkeypatch):
+    source = write_cifar100(tmp_path / "src")
+    members = {f"cifar-100-python/{p.name}": p.read_bytes() for p in source.iterdir()}
+    make_tar(tmp_path / "cifar-100-python.tar.gz", members)
+    with pytest.raises(CorruptDataError, match="test images' order-free digest is"):
+        load_cifar100("test", root=tmp_path, download=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cifar-100-python.tar.gz", "src"]
 
 
 def test_cifar_archive_with_wrong_md5_is_refused(tmp_path, monkeypatch):
@@ -445,26 +496,26 @@ def test_cifar_archive_with_wrong_md5_is_refused(tmp_path, monkeypatch):
 # ------------------------------------------------------------------------ downloads and archives
 
 
-def test_download_with_matching_checksum_renames_into_place(tmp_path):
+def test_file_url_download_with_matching_checksum_renames_into_place(tmp_path):
     source = tmp_path / "source.bin"
     source.write_bytes(b"payload")
     dest = tmp_path / "out" / "file.bin"
-    _files.download(source.as_uri(), dest, "sha256:" + hashlib.sha256(b"payload").hexdigest())
+    _fetch.fetch(source.as_uri(), dest, "sha256:" + hashlib.sha256(b"payload").hexdigest())
     assert dest.read_bytes() == b"payload"
     assert [p.name for p in dest.parent.iterdir()] == ["file.bin"]
 
 
-def test_download_with_wrong_checksum_deletes_the_file(tmp_path):
+def test_file_url_download_with_wrong_checksum_deletes_the_file(tmp_path):
     source = tmp_path / "source.bin"
     source.write_bytes(b"payload")
     dest = tmp_path / "out" / "file.bin"
     with pytest.raises(CorruptDataError, match="expected 0000"):
-        _files.download(source.as_uri(), dest, "md5:" + "0" * 32)
+        _fetch.fetch(source.as_uri(), dest, "md5:" + "0" * 32)
     assert list(dest.parent.iterdir()) == []
 
 
-def wanted_all(name: str) -> bool:
-    return True
+def every_member(name: str) -> str:
+    return name
 
 
 def test_zip_member_with_dotdot_is_refused(tmp_path):
@@ -474,8 +525,9 @@ def test_zip_member_with_dotdot_is_refused(tmp_path):
         zf.writestr("../escaped.txt", b"evil")
     dest = tmp_path / "dest"
     with pytest.raises(CorruptDataError, match="'../escaped.txt'"):
-        _files.extract(archive, dest, wanted_all)
-    assert not (tmp_path / "escaped.txt").exists() and list(dest.iterdir()) == []
+        _files.extract(archive, dest, every_member)
+    assert not (tmp_path / "escaped.txt").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.zip"]  # no dest, no staging
 
 
 @pytest.mark.parametrize("name", ["/tmp/imgen-absolute.txt", "a/../../escaped.txt"])
@@ -483,29 +535,38 @@ def test_tar_member_outside_the_target_is_refused(tmp_path, name):
     archive = make_tar(tmp_path / "evil.tar.gz", {"ok.txt": b"fine", name: b"evil"})
     dest = tmp_path / "dest"
     with pytest.raises(CorruptDataError, match="outside the target"):
-        _files.extract(archive, dest, wanted_all)
-    assert list(dest.iterdir()) == []
+        _files.extract(archive, dest, every_member)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.tar.gz"]
 
 
 def test_tar_symlink_escaping_the_target_is_refused(tmp_path):
     archive = make_tar(tmp_path / "evil.tar.gz", {}, links={"data/link": "../../../etc/passwd"})
     dest = tmp_path / "dest"
     with pytest.raises(CorruptDataError, match="a link to '../../../etc/passwd'"):
-        _files.extract(archive, dest, wanted_all)
-    assert list(dest.iterdir()) == []
+        _files.extract(archive, dest, every_member)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["evil.tar.gz"]
 
 
-def test_extract_writes_only_wanted_members(tmp_path):
-    archive = make_tar(tmp_path / "a.tar.gz", {"./keep/a.txt": b"a", "skip/b.txt": b"b"})
-    _files.extract(archive, tmp_path / "dest", lambda name: name.startswith("keep/"))
-    assert (tmp_path / "dest" / "keep" / "a.txt").read_bytes() == b"a"
-    assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == ["keep"]
+def test_extract_writes_only_selected_members_under_their_new_names(tmp_path):
+    members = {"./top/keep/a.txt": b"a", "top/skip/b.txt": b"b"}
+    archive = make_tar(tmp_path / "a.tar.gz", members)
+    select = _fetch.members_under("top/keep")
+    assert _files.extract(archive, tmp_path / "dest", select) == 1
+    assert (tmp_path / "dest" / "a.txt").read_bytes() == b"a"
+    assert sorted(p.name for p in (tmp_path / "dest").iterdir()) == ["a.txt"]
+
+
+def test_extract_refuses_to_write_into_an_existing_folder(tmp_path):
+    archive = make_tar(tmp_path / "a.tar.gz", {"a.txt": b"a"})
+    (tmp_path / "dest").mkdir()
+    with pytest.raises(FileExistsError, match="already exists"):
+        _files.extract(archive, tmp_path / "dest", every_member)
 
 
 # ------------------------------------------------------------------------------------------ LFW
 
 
-def test_lfw_crops_the_face_box_and_resizes(tmp_path):
+def test_lfw_crops_the_face_box_and_resizes(tmp_path, tiny_lfw):
     write_lfw(tmp_path)
     data = load_lfw(size=4, root=tmp_path, download=False)
     assert data.images.shape[1:] == (3, 4, 4) and data.images.dtype == torch.uint8
@@ -514,7 +575,7 @@ def test_lfw_crops_the_face_box_and_resizes(tmp_path):
         assert (image.int() - value).abs().max() <= 3  # only the face box, no red border
 
 
-def test_lfw_split_is_person_disjoint_and_covers_everyone(tmp_path):
+def test_lfw_split_is_person_disjoint_and_covers_everyone(tmp_path, tiny_lfw):
     write_lfw(tmp_path)
     train = load_lfw("train", size=2, root=tmp_path, download=False)
     test = load_lfw("test", size=2, root=tmp_path, download=False)
@@ -530,12 +591,12 @@ def test_lfw_split_rule_is_a_fixed_hash_of_the_name():
     )
 
 
-def test_lfw_accepts_the_folder_directly_under_the_root(tmp_path):
+def test_lfw_accepts_the_folder_directly_under_the_root(tmp_path, tiny_lfw):
     write_lfw(tmp_path, Path("lfw-deepfunneled"))
     assert len(load_lfw("test", size=2, root=tmp_path, download=False)) > 0
 
 
-def test_lfw_image_of_the_wrong_size_is_named(tmp_path):
+def test_lfw_image_of_the_wrong_size_is_named(tmp_path, tiny_lfw):
     write_lfw(tmp_path)
     bad = tmp_path / "lfw" / "lfw-deepfunneled" / "Person_A" / "Person_A_0001.jpg"
     write_jpeg(bad, (100, 100), (0, 0, 0))
@@ -543,7 +604,7 @@ def test_lfw_image_of_the_wrong_size_is_named(tmp_path):
         load_lfw(split="test" if lfw.is_test_person("Person_A") else "train", root=tmp_path)
 
 
-def test_lfw_undecodable_jpeg_is_named(tmp_path):
+def test_lfw_undecodable_jpeg_is_named(tmp_path, tiny_lfw):
     write_lfw(tmp_path)
     bad = tmp_path / "lfw" / "lfw-deepfunneled" / "Person_A" / "Person_A_0002.jpg"
     bad.write_bytes(bad.read_bytes()[:300])  # truncated
@@ -553,14 +614,29 @@ def test_lfw_undecodable_jpeg_is_named(tmp_path):
 
 def test_lfw_missing_says_what_to_download_and_where(tmp_path):
     with pytest.raises(DataNotFoundError) as err:
-        load_lfw(root=tmp_path)
+        load_lfw(root=tmp_path, download=False)
     message = str(err.value)
     for part in ("LFW", str(tmp_path), "lfw/lfw-deepfunneled/<Person>", "IMGEN_DATA"):
         assert part in message
-    assert "lfw-deepfunneled.tgz" in message and lfw.ARCHIVE_MD5 in message
+    assert sources.LFW_URL in message and sources.LFW_DIGEST in message
+    assert "lfw-deepfunneled.tgz" in message and sources.LFW_ORIGINAL_MD5 in message
 
 
-def test_lfw_archive_in_the_folder_is_checked_and_unpacked(tmp_path, monkeypatch):
+def test_lfw_partial_folder_is_refused_saying_how_much_is_there(tmp_path, tiny_lfw):
+    write_lfw(tmp_path)
+    for path in (tmp_path / "lfw" / "lfw-deepfunneled" / "Person_C").iterdir():
+        path.unlink()
+    with pytest.raises(DataNotFoundError, match="holds 22 images of 11 people, but the complete"):
+        load_lfw(root=tmp_path, download=False)
+
+
+def test_lfw_short_folder_is_refused_against_the_real_counts(tmp_path):
+    write_lfw(tmp_path)
+    with pytest.raises(DataNotFoundError, match="has 13,233 images of 5,749 people"):
+        load_lfw("test", root=tmp_path, download=False)
+
+
+def test_lfw_archive_in_the_folder_is_checked_and_unpacked(tmp_path, monkeypatch, tiny_lfw):
     write_lfw(tmp_path / "src", Path("lfw-deepfunneled"))
     members = {
         p.relative_to(tmp_path / "src").as_posix(): p.read_bytes()
@@ -569,9 +645,18 @@ def test_lfw_archive_in_the_folder_is_checked_and_unpacked(tmp_path, monkeypatch
     root = tmp_path / "data"
     root.mkdir()
     archive = make_tar(root / "lfw-deepfunneled.tgz", members)
-    monkeypatch.setattr(lfw, "ARCHIVE_MD5", md5(archive))
+    monkeypatch.setattr(sources, "LFW_ORIGINAL_MD5", md5(archive))
+    no_network(monkeypatch)
     assert len(load_lfw("test", size=2, root=root)) > 0
-    assert (root / "lfw-deepfunneled" / "Person_B" / "Person_B_0001.jpg").is_file()
+    assert (root / "lfw" / "lfw-deepfunneled" / "Person_B" / "Person_B_0001.jpg").is_file()
+    assert sorted(p.name for p in root.iterdir()) == ["lfw", "lfw-deepfunneled.tgz"]
+
+
+def test_lfw_archive_in_the_folder_with_wrong_md5_is_refused(tmp_path):
+    make_tar(tmp_path / "lfw-deepfunneled.tgz", {"lfw-deepfunneled/A/A_0001.jpg": b"x"})
+    with pytest.raises(CorruptDataError, match="lfw-deepfunneled.tgz: md5 is"):
+        load_lfw(root=tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["lfw-deepfunneled.tgz"]
 
 
 def test_lfw_size_must_be_positive(tmp_path):
@@ -604,13 +689,29 @@ def test_fruits_accepts_the_official_repository_folder_name(tmp_path):
     assert len(load_fruits("test", root=tmp_path)) == 3
 
 
-def test_fruits_missing_gives_the_git_command_and_folder(tmp_path):
+def test_fruits_missing_gives_the_url_and_folder(tmp_path):
     with pytest.raises(DataNotFoundError) as err:
-        load_fruits(root=tmp_path)
+        load_fruits(root=tmp_path, download=False)
     message = str(err.value)
     for part in ("Fruits-360", str(tmp_path), "fruits-360/Training/Apple*", "IMGEN_DATA"):
         assert part in message
-    assert "git clone" in message and "fruits-360/fruits-360-100x100" in message
+    assert sources.FRUITS_URL in message and sources.FRUITS_DIGEST in message
+
+
+def test_fruits_without_bananas_is_refused_naming_the_missing_class(tmp_path):
+    write_fruits(tmp_path)
+    for path in (tmp_path / "fruits-360" / "Test" / "Banana").iterdir():
+        path.unlink()
+    with pytest.raises(DataNotFoundError, match=r"no Banana class folder with images .*/Banana"):
+        load_fruits("test", root=tmp_path)
+
+
+def test_fruits_without_a_split_folder_is_refused_and_not_downloaded_over(tmp_path, monkeypatch):
+    write_fruits(tmp_path)
+    shutil.rmtree(tmp_path / "fruits-360" / "Test")
+    no_network(monkeypatch)
+    with pytest.raises(DataNotFoundError, match="incomplete: Test/ is missing"):
+        load_fruits("test", root=tmp_path)
 
 
 # ------------------------------------------------------------------------------ load by name

@@ -1,15 +1,12 @@
-"""Safe file handling for the loaders: checksummed downloads, safe extraction, safe unpickling."""
+"""Safe file handling for the loaders: safe extraction of archives, safe unpickling."""
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import os
 import pickle
 import shutil
 import tarfile
 import tempfile
-import urllib.request
 import zipfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -19,67 +16,6 @@ import numpy as np
 from ._core import CorruptDataError
 
 CHUNK = 1 << 20
-TIMEOUT_S = 60
-# What a network failure can raise; URLError and timeouts are OSErrors.
-NETWORK_ERRORS = (OSError, http.client.HTTPException)
-
-
-def file_digest(path: Path, algorithm: str) -> str:
-    """The hex digest (``"sha256"`` or ``"md5"``) of a file, read in chunks."""
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def verify(path: Path, checksum: str) -> None:
-    """Raise CorruptDataError unless ``path`` has ``checksum``, written ``"sha256:<hex>"``."""
-    algorithm, expected = checksum.split(":")
-    actual = file_digest(path, algorithm)
-    if actual != expected:
-        raise CorruptDataError(f"{path}: {algorithm} is {actual}, expected {expected}")
-
-
-def download(url: str, dest: Path, checksum: str) -> Path:
-    """Fetch ``url`` to ``dest``, checked against ``checksum`` (``"sha256:<hex>"`` or md5).
-
-    The bytes go to a temporary file beside ``dest``, which is renamed onto ``dest`` only once the
-    checksum matches; on a mismatch it is deleted and CorruptDataError is raised. Network failures
-    raise what urllib raises (an OSError). Shows a progress bar.
-    """
-    from tqdm.auto import tqdm  # imported here: only a download needs it
-
-    algorithm, expected = checksum.split(":")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.new(algorithm)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=TIMEOUT_S) as response:
-            total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(
-                total=total, unit="B", unit_scale=True, desc=f"Downloading {dest.name}"
-            ) as bar:
-                while chunk := response.read(CHUNK):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    bar.update(len(chunk))
-        if digest.hexdigest() != expected:
-            raise CorruptDataError(
-                f"{url}: the downloaded file's {algorithm} is {digest.hexdigest()}, expected "
-                f"{expected}; it was deleted"
-            )
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest
-
-
-def _normal(name: str) -> str:
-    """A member name with "/" separators and without "./" steps, as ``wanted`` sees it."""
-    return str(PurePosixPath(name.replace("\\", "/")))
-
 
 def _safe_name(archive: Path, name: str) -> PurePosixPath:
     """The member name as a relative path, refusing names that would leave the target folder."""
@@ -91,51 +27,63 @@ def _safe_name(archive: Path, name: str) -> PurePosixPath:
     return path
 
 
-def _tar_members(archive: Path, tar: tarfile.TarFile, wanted) -> list[tuple[str, tarfile.TarInfo]]:
-    members = []
+def _plan(archive: Path, name: str, is_link: bool, link: str, is_special: bool, select):
+    """Where a member goes (a relative path), or None when ``select`` skips it; refuses the
+    unsafe ones: absolute names, ``..``, links, devices and other special files."""
+    target = select(str(_safe_name(archive, name)))
+    if target is None:
+        return None
+    if is_link:
+        raise CorruptDataError(
+            f"{archive}: refused member {name!r}, a link to {link!r} "
+            "(these archives hold only files and folders)"
+        )
+    if is_special:
+        raise CorruptDataError(f"{archive}: refused member {name!r}, not a file or folder")
+    target = _safe_name(archive, target)
+    return None if not target.parts else target
+
+
+def _tar_plan(archive: Path, tar: tarfile.TarFile, select) -> list:
+    plan = []
     for info in tar.getmembers():
-        if not wanted(_normal(info.name)):
-            continue
-        _safe_name(archive, info.name)
-        if info.issym() or info.islnk():
-            raise CorruptDataError(
-                f"{archive}: refused member {info.name!r}, a link to {info.linkname!r} "
-                "(these archives hold only files and folders)"
-            )
-        if not (info.isfile() or info.isdir()):
-            raise CorruptDataError(f"{archive}: refused member {info.name!r}, not a file or folder")
-        members.append((info.name, info))
-    return members
+        is_link = info.issym() or info.islnk()
+        special = not (info.isfile() or info.isdir() or is_link)
+        target = _plan(archive, info.name, is_link, info.linkname, special, select)
+        if target is not None:
+            plan.append((target, info.isdir(), lambda info=info: tar.extractfile(info)))
+    return plan
 
 
-def _zip_members(archive: Path, zf: zipfile.ZipFile, wanted) -> list[tuple[str, zipfile.ZipInfo]]:
-    members = []
+def _zip_plan(archive: Path, zf: zipfile.ZipFile, select) -> list:
+    plan = []
     for info in zf.infolist():
-        if not wanted(_normal(info.filename)):
-            continue
-        _safe_name(archive, info.filename)
-        if (info.external_attr >> 16) & 0o170000 == 0o120000:
-            raise CorruptDataError(f"{archive}: refused member {info.filename!r}, a symbolic link")
-        members.append((info.filename, info))
-    return members
+        is_link = (info.external_attr >> 16) & 0o170000 == 0o120000
+        target = _plan(archive, info.filename, is_link, "?", False, select)
+        if target is not None:
+            plan.append((target, info.is_dir(), lambda info=info: zf.open(info)))
+    return plan
 
 
-def extract(archive: Path, dest: Path, wanted: Callable[[str], bool]) -> None:
-    """Extract the members of a tar or zip ``archive`` whose name passes ``wanted`` into ``dest``.
+def extract(archive: Path, dest: Path, select: Callable[[str], str | None]) -> int:
+    """Unpack the members of a tar or zip ``archive`` that ``select`` keeps into the new folder
+    ``dest``; returns how many files were written.
 
-    ``wanted`` sees each name with "/" separators and no "./" steps. Every wanted member is
-    checked before anything is written: absolute names, ``..``, links and special files raise
-    CorruptDataError. Members are unpacked into a temporary folder inside ``dest`` and each
-    top-level entry is then renamed into place, so an interrupted extraction leaves no
-    half-filled data folder behind. Existing entries in ``dest`` are never replaced.
+    ``select`` sees each member's name ("/" separators, no "./" steps) and returns the path to
+    give it inside ``dest``, or None to skip it (so ``top/data/x.jpg`` can become ``x.jpg``).
+    Every kept member is checked before anything is written: absolute names, ``..``, links and
+    special files raise CorruptDataError (tarfile's ``extractall`` is not used). Members are
+    written to a temporary folder beside ``dest``, renamed to ``dest`` once all are there, so an
+    interrupted extraction leaves no half-filled folder. ``dest`` must not exist yet.
     """
-    dest.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=dest, prefix=".extract-"))
+    if dest.exists():
+        raise FileExistsError(f"{dest} already exists; extract() only creates new folders")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.extract-"))
     try:
         if zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
-                for name, info in _zip_members(archive, zf, wanted):
-                    _write(staging, name, info.is_dir(), lambda info=info: zf.open(info))
+                written = _write_all(staging, _zip_plan(archive, zf, select))
         else:
             try:
                 tar = tarfile.open(archive, "r:*")
@@ -144,36 +92,59 @@ def extract(archive: Path, dest: Path, wanted: Callable[[str], bool]) -> None:
                     f"{archive}: not a readable tar or zip archive ({err})"
                 ) from err
             with tar:
-                for name, info in _tar_members(archive, tar, wanted):
-                    _write(staging, name, info.isdir(), lambda info=info: tar.extractfile(info))
-        for entry in staging.iterdir():
-            target = dest / entry.name
-            if not target.exists():
-                os.replace(entry, target)
+                written = _write_all(staging, _tar_plan(archive, tar, select))
+        os.replace(staging, dest)
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as err:
         raise CorruptDataError(f"{archive}: extraction failed ({err})") from err
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return written
 
 
-def _write(staging: Path, name: str, is_dir: bool, open_member) -> None:
-    target = staging.joinpath(*PurePosixPath(name.replace("\\", "/")).parts)
-    if is_dir:
-        target.mkdir(parents=True, exist_ok=True)
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open_member() as src, open(target, "wb") as out:
-        shutil.copyfileobj(src, out, CHUNK)
+def _write_all(staging: Path, plan: list) -> int:
+    written = 0
+    for target, is_dir, open_member in plan:
+        path = staging.joinpath(*target.parts)
+        if is_dir:
+            path.mkdir(parents=True, exist_ok=True)
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open_member() as src, open(path, "wb") as out:
+            shutil.copyfileobj(src, out, CHUNK)
+        written += 1
+    return written
+
+
+def _latin1(text: str, encoding: str = "latin1") -> bytes:
+    """``_codecs.encode`` as pickles use it for bytes, limited to that use."""
+    if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"refused _codecs.encode({type(text).__name__}, {encoding!r})")
+    return text.encode("latin1")
+
+
+def _empty_bytes(*args) -> bytes:
+    """``bytes()`` as pickles use it for ``b""``; ``bytes(n)`` would allocate n bytes."""
+    if args:
+        raise pickle.UnpicklingError("refused bytes() with arguments")
+    return b""
 
 
 # The only globals the CIFAR pickles need: numpy's array reconstructor (stored under
 # numpy.core in files written by numpy 1, numpy._core by numpy 2), the array type and dtype.
+# Python 3 pickles of protocol 2 store bytes as _codecs.encode(str, "latin1") (b"" as
+# bytes()), and protocol 5 stores arrays with numpy's _frombuffer; all are data, not code.
 _RECONSTRUCT = np.ndarray.__reduce__(np.zeros(0))[0]
+_FROMBUFFER = np.zeros(1).__reduce_ex__(5)[0]
 _ALLOWED = {
     ("numpy.core.multiarray", "_reconstruct"): _RECONSTRUCT,
     ("numpy._core.multiarray", "_reconstruct"): _RECONSTRUCT,
+    ("numpy.core.numeric", "_frombuffer"): _FROMBUFFER,
+    ("numpy._core.numeric", "_frombuffer"): _FROMBUFFER,
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): _latin1,
+    ("__builtin__", "bytes"): _empty_bytes,
+    ("builtins", "bytes"): _empty_bytes,
 }
 
 
@@ -196,8 +167,9 @@ def load_pickle(path: Path):
     """Unpickle a data file that may only hold plain containers and numpy arrays.
 
     Python-2 pickles (the CIFAR files) are read with ``encoding="latin1"``, so their byte
-    strings arrive as str. Any other global (a function, a class) raises CorruptDataError
-    naming the file and the global, before anything is called; so do truncated files.
+    strings arrive as str; pickles written by Python 3 (any protocol from 2) are read too.
+    Any other global (a function, a class) raises CorruptDataError naming the file and the
+    global, before anything is called; so do truncated files.
     """
     try:
         with open(path, "rb") as f:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from . import _files
+from . import _fetch, _files, sources
 from ._core import (
     CorruptDataError,
     DataNotFoundError,
@@ -17,8 +18,9 @@ from ._core import (
     not_found,
     resolve_root,
 )
+from ._digest import file_digest, rows_digest
 
-URL = "https://www.cs.toronto.edu/~kriz/"
+URL = sources.CIFAR_URL
 
 
 @dataclass(frozen=True)
@@ -26,9 +28,11 @@ class _Layout:
     name: str
     folder: str
     archive: str
-    md5: str  # the publisher's checksum of the archive (local pickles are never checked)
+    md5: str  # the publisher's checksum of the archive (unpacked pickles are not checked)
     meta: str
     files: dict  # split -> data files in the folder
+    # split -> accepted order-free digests of its images, for an archive whose md5 differs
+    rows_sha256: dict | None = None
 
     def paths(self, split: str) -> list[str]:
         """The expected files, for error messages ("data_batch_1 .. data_batch_5" kept short)."""
@@ -36,12 +40,16 @@ class _Layout:
         shown = names[0] if len(names) == 1 else f"{names[0]} .. {names[-1]}"
         return [f"{self.folder}/{self.meta}", f"{self.folder}/{shown}"]
 
+    def every_file(self) -> list[str]:
+        """Every file a complete copy holds: meta, then the training and test files."""
+        return [self.meta, *self.files["train"], *self.files["test"]]
+
 
 CIFAR10 = _Layout(
     name="CIFAR-10",
     folder="cifar-10-batches-py",
     archive="cifar-10-python.tar.gz",
-    md5="c58f30108f718f92721af3b95e74349a",
+    md5=sources.CIFAR10_MD5,
     meta="batches.meta",
     files={"train": [f"data_batch_{i}" for i in range(1, 6)], "test": ["test_batch"]},
 )
@@ -49,9 +57,10 @@ CIFAR100 = _Layout(
     name="CIFAR-100",
     folder="cifar-100-python",
     archive="cifar-100-python.tar.gz",
-    md5="eb9058c3a382ffc7106e4002c42a8d85",
+    md5=sources.CIFAR100_MD5,
     meta="meta",
     files={"train": ["train"], "test": ["test"]},
+    rows_sha256=sources.CIFAR100_ROWS_SHA256,
 )
 IMAGE_BYTES = 3 * 32 * 32
 
@@ -60,10 +69,10 @@ def load_cifar10(split: str = "train", *, root=None, download: bool = True) -> I
     """CIFAR-10: 32x32 colour photos of 10 classes, ``(N, 3, 32, 32)`` uint8.
 
     Reads ``<root>/cifar-10-batches-py/`` (``batches.meta``, ``data_batch_1`` .. ``_5``,
-    ``test_batch``). The train split is every ``data_batch_*`` present (50,000 images in the
-    full set; 20,000 in the course's offline copy, which has batches 1 and 2). When the folder
-    is missing, ``download=True`` fetches ``cifar-10-python.tar.gz`` (163 MiB, md5-checked).
-    Stands in for CIFAR-100 in "Encoder-decoders on MNIST, LFW and CIFAR" when that is absent.
+    ``test_batch``; a folder missing any of them is refused as incomplete): 50,000 train or
+    10,000 test images. When the folder is missing, ``download=True`` fetches
+    ``cifar-10-python.tar.gz`` (163 MiB, md5-checked). Not used by the chapters, whose CIFAR is
+    CIFAR-100; kept for readers who want the 10-class set.
     """
     check_split(split)
     root = resolve_root(root)
@@ -82,7 +91,8 @@ def load_cifar100(
 
     ``labels="fine"`` gives the 100 classes, ``"coarse"`` the 20 superclasses. Reads
     ``<root>/cifar-100-python/{train,test,meta}``; when missing, ``download=True`` fetches
-    ``cifar-100-python.tar.gz`` (161 MiB, md5-checked). Images come in the canonical order of
+    ``cifar-100-python.tar.gz`` (161 MiB), accepted by its md5 or by the order-free digests of
+    its images (``sources.CIFAR100_ROWS_SHA256``). Images come in the canonical order of
     :func:`canonical_order`, the same in every copy. The CIFAR of every chapter (``"cifar"``).
     """
     check_split(split)
@@ -109,39 +119,70 @@ def load_cifar(
 
 
 def _how(layout: _Layout, root: Path) -> str:
+    accepted = f"md5 {layout.md5}" + (" or the same images" if layout.rows_sha256 else "")
     return (
         f"download=True fetches {URL}{layout.archive} and unpacks its {layout.folder}/ folder; "
-        f"or put that archive (md5 {layout.md5}) or the unpacked folder in {root} yourself."
+        f"or put that archive ({accepted}) or the unpacked folder in {root} yourself."
     )
 
 
 def _ensure(layout: _Layout, root: Path, split: str, download: bool) -> Path:
-    """The set's folder, unpacked from its archive first if only the archive is there."""
+    """The set's complete folder; unpacked from its archive first (the user's, left in ``root``,
+    or downloaded), which must pass :func:`_check_archive`."""
     folder = root / layout.folder
     if folder.is_dir():
+        missing = [name for name in layout.every_file() if not (folder / name).is_file()]
+        if missing:
+            raise DataNotFoundError(
+                f"{layout.name} in {folder} is incomplete: {', '.join(missing)} missing (a "
+                f"complete copy holds {', '.join(layout.every_file())}). Copy the missing files "
+                "there, or delete the folder to have it downloaded again."
+            )
         return folder
     error = not_found(layout.name, root, layout.paths(split), _how(layout, root))
     archive = root / layout.archive
-    fetched = False
     if not archive.is_file():
+        archive = None
         if not download:
             raise error
-        try:
-            _files.download(URL + layout.archive, archive, f"md5:{layout.md5}")
-        except _files.NETWORK_ERRORS as err:
-            raise DataNotFoundError(f"{error} The download failed: {err}") from err
-        fetched = True
-    else:
-        _files.verify(archive, f"md5:{layout.md5}")
-    prefix = layout.folder + "/"
-    _files.extract(
-        archive, root, lambda name: name.rstrip("/") == layout.folder or name.startswith(prefix)
-    )
-    if fetched:
-        archive.unlink()
-    if not folder.is_dir():
-        raise CorruptDataError(f"{archive}: has no {layout.folder}/ folder")
+    # With digests to fall back on, the md5 is checked after unpacking, in _check_archive.
+    checksum = None if layout.rows_sha256 else f"md5:{layout.md5}"
+    check = partial(_check_archive, layout)
+    try:
+        url = None if archive else URL + layout.archive
+        select = _fetch.members_under(layout.folder)
+        _fetch.install(folder, select, check, url=url, archive=archive, checksum=checksum)
+    except _fetch.FetchError as err:
+        raise _fetch.offline(error, err) from err
     return folder
+
+
+def _check_archive(layout: _Layout, folder: Path, archive: Path) -> None:
+    """Raise CorruptDataError unless ``folder``, unpacked from ``archive``, is the data set:
+    every file there, and the archive's md5 the published one or, for CIFAR-100, the images of
+    each split those of :data:`imgen.data.sources.CIFAR100_ROWS_SHA256`."""
+    missing = [name for name in layout.every_file() if not (folder / name).is_file()]
+    if missing:
+        raise CorruptDataError(
+            f"{archive}: {layout.folder}/ lacks {', '.join(missing)}; nothing was kept"
+        )
+    if not layout.rows_sha256:
+        return  # the archive's md5 was checked before unpacking
+    md5 = file_digest(archive, "md5")
+    if md5 == layout.md5:
+        return
+    for split, accepted in layout.rows_sha256.items():
+        path = folder / layout.files[split][0]
+        data = _get(_as_str_keys(_files.load_pickle(path), path), "data", path)
+        if not isinstance(data, np.ndarray) or data.ndim != 2:
+            raise CorruptDataError(f"{path}: 'data' must be a 2-D array, got {_what(data)}")
+        digest = rows_digest(data)
+        if digest not in accepted:
+            raise CorruptDataError(
+                f"{archive}: md5 is {md5}, not the published {layout.md5}, and the {split} "
+                f"images' order-free digest is {digest}, not {' or '.join(sorted(accepted))}: "
+                f"these are not the {layout.name} images, so nothing was kept"
+            )
 
 
 def _as_str_keys(obj, path: Path) -> dict:

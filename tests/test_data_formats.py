@@ -401,6 +401,29 @@ def test_truncated_pickle_is_named(tmp_path):
         load_cifar10("test", root=tmp_path, download=False)
 
 
+@pytest.mark.parametrize("protocol", [2, 3, 4, 5])
+def test_cifar_pickle_written_by_python3_is_read(tmp_path, protocol):
+    folder = write_cifar100(tmp_path)
+    batch = {
+        "data": cifar_rows(2, 1),
+        "fine_labels": [3, 4],
+        "coarse_labels": [0, 1],
+        "filenames": [b"a.png", b""],  # bytes: _codecs.encode under protocol 2, b"" as bytes()
+        "batch_label": "testing batch 1 of 1",
+    }
+    (folder / "test").write_bytes(pickle.dumps(batch, protocol=protocol))
+    data = load_cifar100("test", root=tmp_path, download=False)
+    assert torch.equal(data.images, torch.from_numpy(cifar_rows(2, 1).reshape(2, 3, 32, 32)))
+
+
+def test_pickle_codecs_encode_is_allowed_only_as_latin1_bytes(tmp_path):
+    folder = write_cifar100(tmp_path)
+    evil = b"\x80\x02c_codecs\nencode\nq\x00X\x01\x00\x00\x00xX\x04\x00\x00\x00zlibq\x01\x86R."
+    (folder / "test").write_bytes(evil)
+    with pytest.raises(CorruptDataError, match="refused _codecs.encode"):
+        load_cifar100("test", root=tmp_path, download=False)
+
+
 class CallsSystem:
     def __init__(self, marker: Path):
         self.marker = marker

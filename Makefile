@@ -9,6 +9,7 @@ export IMGEN_QUICK ?= 1
 
 .PHONY: help venv test lint check-notebooks pytest book clean-book clean
 .PHONY: publish lint-workflows
+.PHONY: first-run
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -22,7 +23,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[book,test]'
 	touch $(STAMP)
 
-test: lint check-notebooks pytest  ## Lint, check notebooks carry no outputs, run pytest + nbval
+test: lint check-notebooks pytest first-run  ## Lint, check notebooks carry no outputs, run pytest + nbval, then the first run
 
 lint: $(STAMP) lint-workflows  ## ruff over the package, tests and tools; lint-workflows
 	$(BIN)/ruff check imgen tests tools benchmarks
@@ -36,6 +37,12 @@ check-notebooks: $(STAMP)  ## Fail if a notebook is stored with outputs
 
 pytest: $(STAMP)  ## Unit and integration tests, then every notebook top to bottom (nbval)
 	$(BIN)/python -m pytest --nbval-lax --durations=15 $(PYTEST_ARGS)
+
+# A learner's first run, from nothing: a fresh venv (not .venv) whose notebooks' setup cell installs
+# imgen from a git tag of the committed HEAD, an empty data folder filled by downloads from a
+# loopback mirror of shared/data, every chapter twice (nothing fetched twice), then offline.
+first-run:  ## Every chapter from a fresh venv and an empty data folder, downloads from a local mirror (tools/first_run.py)
+	$(PYTHON) tools/first_run.py $(FIRST_RUN_ARGS)
 
 # `make book` runs with _config.yml but `execute_notebooks: force` and a cache folder of its own:
 # every notebook runs, and quick-mode outputs never reach the published book's execution cache.

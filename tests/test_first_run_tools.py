@@ -20,6 +20,7 @@ from conftest import missing_data
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+LFW_ARCHIVE = "github.com/braun-steven/dfi-tensorflow/archive/"
 
 
 def _load_tool(name: str):
@@ -204,3 +205,26 @@ def test_first_run_environment_forgets_the_checkout(monkeypatch, tmp_path):
     assert not {"IMGEN_DATA", "IMGEN_REQUIRE_DATA", "PYTHONPATH", "VIRTUAL_ENV"} & set(env)
     url = first_run.git_url(tmp_path / "clone")
     assert url == f"file://localhost{(tmp_path / 'clone').resolve().as_posix()}"
+
+
+def test_sources_are_found_or_the_first_run_skips(monkeypatch, tmp_path, capsys):
+    data = _fake_shared_data(tmp_path / "shared")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    missing = mirror_server.missing_sources(empty)
+    assert any("cifar-100-python/train" in m for m in missing)
+    assert any(LFW_ARCHIVE in m for m in missing)  # an archive with no files at all
+    assert mirror_server.missing_sources(data) == []
+    monkeypatch.setenv("IMGEN_DATA", str(data))
+    assert first_run.find_sources(mirror_server, None) == (data, [])
+    found, problems = first_run.find_sources(mirror_server, empty)
+    assert found is None and str(empty) in problems[0]
+
+    monkeypatch.delenv("IMGEN_REQUIRE_DATA", raising=False)
+    work = tmp_path / "work"
+    assert first_run.main(["--data", str(empty), "--work", str(work)]) == 0
+    assert "first run skipped" in capsys.readouterr().out
+    assert not work.exists()  # nothing was started
+    monkeypatch.setenv("IMGEN_REQUIRE_DATA", "1")
+    assert first_run.main(["--data", str(empty), "--work", str(work)]) == 1
+    assert "first run FAILED" in capsys.readouterr().out

@@ -69,6 +69,12 @@ print(json.dumps({"type": None, "message": "the load succeeded"}))
 sys.exit(4)
 """
 LFW_URL_PART = "github.com/braun-steven/dfi-tensorflow"
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# What this machine's pip configuration (an extra local index lacking most packages) and
+# Jupyter print on every run, to no purpose here.
+NOISE = re.compile(
+    r"WARNING: Location 'file:.*' is ignored|Kernel is running over TCP without encryption"
+)
 
 
 class Failure(Exception):
@@ -101,14 +107,23 @@ class Steps:
         return time.perf_counter() - self.start
 
 
+def quiet(text: str) -> str:
+    """``text`` without colour codes, blank lines and this machine's harmless pip warnings."""
+    lines = ANSI.sub("", text or "").splitlines()
+    return "\n".join(line for line in lines if line.strip() and not NOISE.search(line))
+
+
 def run(cmd: list, *, env=None, cwd=None, check=True, capture=False) -> subprocess.CompletedProcess:
-    """Run a command, echoing it; raise Failure (with its output) when it fails and ``check``."""
+    """Run a command, echoing it and its (quietened) stderr; raise Failure when it fails and
+    ``check``. With ``capture`` its stdout is returned rather than shown."""
     say("$ " + " ".join(str(c) for c in cmd))
     result = subprocess.run(
         [str(c) for c in cmd], env=env, cwd=cwd, text=True,
-        stdout=subprocess.PIPE if capture else None,
-        stderr=subprocess.PIPE if capture else None,
+        stdout=subprocess.PIPE if capture else None, stderr=subprocess.PIPE,
     )
+    result.stderr = quiet(result.stderr)
+    if result.stderr and not capture:
+        say(result.stderr)
     if check and result.returncode != 0:
         detail = f"\n{result.stdout}\n{result.stderr}" if capture else ""
         raise Failure(f"{cmd[0]} exited with {result.returncode}{detail}")
@@ -179,9 +194,27 @@ def venv_python(venv: Path) -> Path:
     return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def start_server(mirror: Path, log: Path) -> tuple[subprocess.Popen, str]:
+def find_sources(mirror_server, data: Path | None) -> tuple[Path | None, list[str]]:
+    """The folder of offline copies to serve: ``data``, else ``$IMGEN_DATA`` or ../shared/data,
+    whichever holds every file the mirror needs. Returns (folder or None, problems found)."""
+    if data is not None:
+        candidates = [data]
+    else:
+        candidates = [Path(os.environ["IMGEN_DATA"])] if os.environ.get("IMGEN_DATA") else []
+        candidates.append(mirror_server.SHARED_DATA)
+    problems = []
+    for candidate in candidates:
+        missing = mirror_server.missing_sources(candidate)
+        if not missing:
+            return candidate, []
+        problems.append(f"{candidate} lacks {', '.join(missing[:3])}")
+    return None, problems
+
+
+def start_server(mirror: Path, data: Path, log: Path) -> tuple[subprocess.Popen, str]:
     """Start ``mirror_server.py serve`` on a free loopback port; return (process, base URL)."""
-    cmd = [sys.executable, TOOLS / "mirror_server.py", "serve", "--out", mirror, "--log", log]
+    cmd = [sys.executable, TOOLS / "mirror_server.py", "serve", "--out", mirror, "--data", data,
+           "--log", log]
     say("$ " + " ".join(str(c) for c in cmd) + " &")
     server = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, text=True)
     line = server.stdout.readline()
@@ -226,8 +259,10 @@ def execute_notebooks(python: Path, notebooks: list[Path], out: Path, env: dict)
         result = subprocess.run(
             [str(python), str(Path(__file__).resolve()), "--execute", str(notebook),
              str(executed)],
-            env=env, cwd=notebook.parent, text=True, stdout=subprocess.PIPE,
+            env=env, cwd=notebook.parent, text=True, capture_output=True,
         )
+        if quiet(result.stderr):
+            say(quiet(result.stderr))
         seconds = time.perf_counter() - start
         report = result.stdout.strip().splitlines()
         error = None
@@ -264,7 +299,7 @@ def execute_one(notebook: Path, executed: Path) -> int:
     try:
         client.execute()
     except nbclient.exceptions.CellExecutionError as err:
-        plain = re.sub(r"\x1b\[[0-9;]*m", "", str(err))  # the traceback's colours
+        plain = ANSI.sub("", str(err))  # the traceback's colours
         print(f"{notebook.name}: a cell failed\n{plain}", flush=True)
         return 1
     finally:
@@ -335,6 +370,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--work", type=Path, help="work folder (default: a new temporary one)")
     parser.add_argument("--keep", action="store_true", help="keep the work folder afterwards")
+    parser.add_argument("--data", type=Path, help="the offline copies to serve (default: "
+                        "$IMGEN_DATA if it holds them all, else ../shared/data)")
     parser.add_argument("--mirror", type=Path, help="the mirror's cached build (default: "
                         "mirror_server's, under the temporary folder)")
     parser.add_argument("--only", action="append", default=[],
@@ -348,12 +385,20 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(TOOLS))
     import mirror_server
 
+    data, problems = find_sources(mirror_server, args.data)
+    if data is None:  # as the data tests do: skip, unless CI requires the data
+        message = "the data sets to serve were not found: " + "; ".join(problems)
+        if os.environ.get("IMGEN_REQUIRE_DATA"):
+            say(f"first run FAILED: {message} (IMGEN_REQUIRE_DATA is set)")
+            return 1
+        say(f"first run skipped: {message}")
+        return 0
+    mirror = args.mirror or mirror_server.DEFAULT_OUT
     work = args.work or Path(tempfile.mkdtemp(prefix="imgen-first-run-"))
     work.mkdir(parents=True, exist_ok=True)
     if any(work.iterdir()):
         say(f"error: the work folder {work} is not empty")
         return 1
-    mirror = args.mirror or mirror_server.DEFAULT_OUT
     steps = Steps()
     server = url = None
     passes: list[list[tuple]] = []
@@ -380,11 +425,12 @@ def main(argv: list[str] | None = None) -> int:
             notebooks = [runs / nb.name for nb in notebooks]
 
         with steps.step("build the download mirror from shared/data"):
-            mirror_server.build(mirror, log=say)
+            say(f"sources: {data}")
+            mirror_server.build(mirror, data, log=say)
 
         with steps.step("start the loopback server"):
             requests_log = work / "requests.jsonl"
-            server, url = start_server(mirror, requests_log)
+            server, url = start_server(mirror, data, requests_log)
             say(f"serving {mirror} at {url}")
 
         with steps.step("create a fresh venv with only a notebook runner"):
@@ -402,6 +448,8 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = work / "data"
         data_dir.mkdir()
         jupyter = work / "jupyter"
+        for sub in ("config", "data", "ipython"):
+            (jupyter / sub).mkdir(parents=True)
         nb_env = dict(
             env, IMGEN_QUICK="1", IMGEN_DATA=str(data_dir), IMGEN_MIRROR=url,
             IMGEN_GIT_URL=git_url(clone),

@@ -176,16 +176,26 @@ def _stamp(items: list[Entry]) -> dict:
             "files": sorted(e.url_path for e in items)}
 
 
+def missing_sources(data: Path = SHARED_DATA) -> list[str]:
+    """What ``data`` lacks of the mirror's sources (files, or a whole archive's folder)."""
+    missing = []
+    for entry in entries(data):
+        if not entry.sources:
+            missing.append(f"the files of {entry.url_path}")
+        missing += [str(src) for src in entry.sources if not src.is_file()]
+    return missing
+
+
 def build(out: Path = DEFAULT_OUT, data: Path = SHARED_DATA, log=print) -> Path:
     """The mirror's tree in ``out`` (built, or reused when its stamp still matches). Returns out.
 
     A fresh build goes to a temporary folder beside ``out`` that then replaces it, so an
     interrupted build never leaves a half-written tree that looks finished.
     """
-    items = entries(data)
-    missing = [str(src) for e in items for src in e.sources if not src.is_file()]
-    if missing or not items:
+    missing = missing_sources(data)
+    if missing:
         raise FileNotFoundError(f"the mirror's sources are missing under {data}: {missing[:5]}")
+    items = entries(data)
     stamp = _stamp(items)
     stamp_file = out / STAMP
     try:

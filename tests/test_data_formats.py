@@ -30,9 +30,9 @@ from imgen.data import (
     CorruptDataError,
     DataNotFoundError,
     ImageData,
-    _digest,
     _fetch,
     _files,
+    _rows,
     cifar,
     lfw,
     load,
@@ -493,7 +493,7 @@ def test_cifar100_archive_with_another_md5_but_the_same_images_is_accepted(tmp_p
     members = {f"cifar-100-python/{p.name}": p.read_bytes() for p in source.iterdir()}
     make_tar(tmp_path / "cifar-100-python.tar.gz", members)
     digests = {
-        split: frozenset({_digest.rows_digest(cifar_rows(n, 5))})
+        split: frozenset({_rows.rows_digest(cifar_rows(n, 5))})
         for split, n in [("train", 4), ("test", 2)]
     }
     monkeypatch.setattr(cifar, "CIFAR100", replace(cifar.CIFAR100, rows_sha256=digests))

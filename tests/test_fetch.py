@@ -30,8 +30,8 @@ from PIL import Image
 from imgen.data import (
     CorruptDataError,
     DataNotFoundError,
-    _digest,
     _fetch,
+    _rows,
     cifar,
     lfw,
     load_cifar,
@@ -353,7 +353,7 @@ def test_cifar_copy_with_another_md5_is_accepted_by_its_image_digests(
     train = np.arange(3 * 3072).reshape(3, 3072).astype(np.uint8)
     test = train[::-1] // 2
     serve(mirror, sources.CIFAR100_URL, cifar100_archive(train, test))
-    digests = {"train": {_digest.rows_digest(train)}, "test": {_digest.rows_digest(test)}}
+    digests = {"train": {_rows.rows_digest(train)}, "test": {_rows.rows_digest(test)}}
     monkeypatch.setattr(cifar, "CIFAR100", replace(cifar.CIFAR100, rows_sha256=digests))
     root = tmp_path / "data"
     assert len(load_cifar("test", root=root)) == 3

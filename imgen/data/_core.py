@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from imgen import settings
+
+from ._rows import rows_digest
 
 SPLITS = ("train", "test")
 
@@ -95,9 +95,7 @@ class ImageData:
         Two copies of a split give the same fingerprint exactly when they hold the same pictures.
         Pretrained manifests record the fingerprint of the test split they were scored on.
         """
-        rows = self.images.reshape(len(self), -1).numpy()
-        order = np.argsort(rows.view(np.dtype((np.void, rows.shape[1]))).ravel(), kind="stable")
-        return hashlib.sha256(np.ascontiguousarray(rows[order]).tobytes()).hexdigest()
+        return rows_digest(self.images.reshape(len(self), -1).numpy())
 
     def subset(self, n: int, seed: int = 0) -> ImageData:
         """``n`` images drawn at random without replacement (the same ones for the same seed).

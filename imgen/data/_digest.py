@@ -5,8 +5,6 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-import numpy as np
-
 from ._core import CorruptDataError
 
 CHUNK = 1 << 20
@@ -43,11 +41,3 @@ def tree_digest(folder: Path, prefix: str = "", suffix: str = ".jpg") -> tuple[s
         if path.is_file()
     )
     return hashlib.sha256("".join(lines).encode("utf-8")).hexdigest(), len(lines)
-
-
-def rows_digest(rows: np.ndarray) -> str:
-    """The order-free digest of CIFAR's ``(N, 3072)`` uint8 ``data``: the sha256 of its rows
-    sorted lexicographically as bytes and concatenated (``cifar-100-python/SOURCE.md``)."""
-    rows = np.ascontiguousarray(rows)
-    order = np.argsort(rows.view(np.dtype((np.void, rows.shape[1]))).ravel(), kind="stable")
-    return hashlib.sha256(np.ascontiguousarray(rows[order]).tobytes()).hexdigest()

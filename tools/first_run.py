@@ -44,6 +44,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 TOOLS = REPO / "tools"
 CELL_TIMEOUT_S = 900
+SLOW_CELL_S = 5  # cells that take longer are named in the log, with their time
 SETUP_CELL = 1  # the index of every notebook's setup cell
 RUNNER_PACKAGES = ("nbclient", "nbformat", "ipykernel")
 # Appended (in memory only) to each notebook run: which Python and which imgen the kernel used.
@@ -292,9 +293,21 @@ def execute_one(notebook: Path, executed: Path) -> int:
     nb = nbformat.read(notebook, as_version=4)
     check = nbformat.v4.new_code_cell(CHECK_SOURCE, metadata={"tags": [CHECK_TAG]})
     nb.cells.append(check)
+    started: dict[int, float] = {}
+
+    def on_execute(cell_index: int, **_) -> None:
+        started[cell_index] = time.perf_counter()
+
+    def on_executed(cell, cell_index: int, **_) -> None:  # the slow cells, for the log
+        seconds = time.perf_counter() - started.get(cell_index, time.perf_counter())
+        if seconds >= SLOW_CELL_S:
+            first = next((line for line in cell.source.splitlines() if line.strip()), "")
+            print(f"    cell {cell_index}: {seconds:5.1f} s  {first[:70]}", file=sys.stderr)
+
     client = nbclient.NotebookClient(
         nb, timeout=CELL_TIMEOUT_S, kernel_name="python3",
         resources={"metadata": {"path": str(notebook.parent)}},
+        on_cell_execute=on_execute, on_cell_executed=on_executed,
     )
     try:
         client.execute()

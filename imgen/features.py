@@ -131,9 +131,10 @@ def load_vgg19(state_dict_path):
     path = Path(state_dict_path)
     if not path.is_file():
         raise FileNotFoundError(f"no VGG19 state dict at {path}")
-    model = vgg19(weights=None)
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
-    return model
+    with torch.device("meta"):  # no time spent drawing random weights that are replaced at once
+        model = vgg19(weights=None)
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True), assign=True)
+    return model.eval()
 
 
 def _vgg_net(features, name):

@@ -21,7 +21,8 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from tqdm.auto import tqdm
 
-from imgen.features import FeatureNet, backbone as make_backbone
+from imgen.features import FeatureNet
+from imgen.features import backbone as make_backbone
 
 MIN_SIZE = 32  # below this the pooling layers leave the deep maps a pixel or two wide
 
@@ -159,8 +160,9 @@ def stylise(content, style, *, backbone="auto", content_layers=None, style_layer
     :func:`load_image` (``size`` pixels on the longer side; ``content=None`` means no content
     loss: texture synthesis). ``steps`` counts loss evaluations (one forward and backward pass
     each), the same budget for ``optimizer="lbfgs"`` and ``"adam"``. ``init`` is ``"content"``
-    or ``"noise"`` (seeded). Returns the image ``(3, H, W)`` in 0..1 and the history: a dict of
-    lists ``total``, ``content``, ``style``, ``tv``, one value per evaluation.
+    or ``"noise"`` (seeded). Returns the image with the lowest loss seen, ``(3, H, W)`` in 0..1, and
+    the history: a dict of lists ``total``, ``content``, ``style``, ``tv``, one value per
+    evaluation (L-BFGS's line search tries points that can be worse than the best so far).
     """
     if optimizer not in ("lbfgs", "adam"):
         raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got {optimizer!r}")
@@ -194,16 +196,19 @@ def stylise(content, style, *, backbone="auto", content_layers=None, style_layer
         start = (0.5 + 0.1 * torch.randn(shape, generator=generator)).clamp(0, 1).to(device)
     image = start[None].requires_grad_()
     history = {"total": [], "content": [], "style": [], "tv": []}
+    best = {"loss": float("inf"), "image": start}
     bar = tqdm(total=steps, desc=f"{optimizer} on {net.name}", disable=not progress)
 
     def closure():
+        if len(history["total"]) >= steps:
+            raise _BudgetSpent
         with torch.no_grad():
             image.clamp_(0, 1)
         opt.zero_grad()
         maps = net(image, [*content_layers, *style_layers])
         parts = {
             "content": sum((content_loss(maps[k], targets[k]) for k in content_layers),
-                           torch.zeros((), device=device)),
+                           torch.zeros((), device=device)) / max(1, len(content_layers)),
             "style": style_loss(maps, grams) / len(grams),
             "tv": total_variation(image).sum(),
         }
@@ -213,24 +218,32 @@ def stylise(content, style, *, backbone="auto", content_layers=None, style_layer
         history["total"].append(loss.item())
         for key, value in parts.items():
             history[key].append(value.item())
+        if loss.item() < best["loss"]:
+            best.update(loss=loss.item(), image=image.detach()[0].clone())
         bar.update(1)
         return loss
 
     if optimizer == "adam":
         opt = torch.optim.Adam([image], lr=lr or 0.02)
-        for _ in range(steps):
-            opt.step(closure)
     else:
-        opt = torch.optim.LBFGS([image], lr=lr or 1.0, max_iter=steps, max_eval=steps,
-                                history_size=50, tolerance_grad=0.0, tolerance_change=0.0)
+        # A line search keeps L-BFGS stable from any start; its trial points count as steps.
+        opt = torch.optim.LBFGS([image], lr=lr or 1.0, max_iter=steps, history_size=20,
+                                line_search_fn="strong_wolfe",
+                                tolerance_grad=0.0, tolerance_change=0.0)
+    try:
         while len(history["total"]) < steps:
-            evaluations = len(history["total"])
-            opt.param_groups[0]["max_eval"] = steps - evaluations
+            before = len(history["total"])
             opt.step(closure)
-            if len(history["total"]) == evaluations:
+            if len(history["total"]) == before:
                 break
+    except _BudgetSpent:
+        pass
     bar.close()
-    return image.detach()[0].clamp(0, 1).cpu(), history
+    return best["image"].clamp(0, 1).cpu(), history
+
+
+class _BudgetSpent(Exception):
+    """Raised inside the optimiser's closure once ``steps`` evaluations are spent."""
 
 
 def synthesise_texture(style, *, size=256, steps=200, **kwargs):

@@ -220,7 +220,7 @@ def random_multiscale(seed=0, *, sizes=(3, 5, 7, 11), filters=32, scales=(1, 2, 
         nn.Sequential(layer), ["random"],
         name=f"random multi-scale filters (seed {seed})",
         content_layers=["random@1"], style_layers=style,
-        mean=IMAGENET_MEAN, std=IMAGENET_STD, min_size=8 * max(scales),
+        mean=IMAGENET_MEAN, std=IMAGENET_STD, min_size=max(32, 4 * max(scales)),
     )
 
 

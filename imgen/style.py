@@ -148,7 +148,7 @@ def total_variation(images):
 
 
 def stylise(content, style, *, backbone="auto", content_layers=None, style_layers=None,
-            content_weight=1.0, style_weight=1e4, tv_weight=1e-3, steps=200,
+            content_weight=1.0, style_weight=1.0, tv_weight=0.01, steps=200,
             optimizer="lbfgs", lr=None, size=256, init="content", seed=0, progress=True,
             device=None):
     """Paint ``content`` in the style of ``style`` by optimising the pixels of a new image.
@@ -157,8 +157,9 @@ def stylise(content, style, *, backbone="auto", content_layers=None, style_layer
     style_loss`` (Gram matrices on ``style_layers``) ``+ tv_weight * total_variation``; layers
     default to the backbone's own (``backbone`` is a :class:`~imgen.features.FeatureNet` or a
     name for :func:`imgen.features.backbone`). ``content`` and ``style`` go through
-    :func:`load_image` (``size`` pixels on the longer side; ``content=None`` means no content
-    loss: texture synthesis). ``steps`` counts loss evaluations (one forward and backward pass
+    :func:`load_image`: the content gets ``size`` pixels on its longer side, the style as many
+    pixels in all as the content (so its strokes keep their size whatever its shape);
+    ``content=None`` means no content loss (texture synthesis, style at ``size``). ``steps`` counts loss evaluations (one forward and backward pass
     each), the same budget for ``optimizer="lbfgs"`` and ``"adam"``. ``init`` is ``"content"``
     or ``"noise"`` (seeded). Returns the image with the lowest loss seen, ``(3, H, W)`` in 0..1, and
     the history: a dict of lists ``total``, ``content``, ``style``, ``tv``, one value per
@@ -178,16 +179,17 @@ def stylise(content, style, *, backbone="auto", content_layers=None, style_layer
     style_layers = list(style_layers or net.style_layers)
     content_layers = list(content_layers or net.content_layers) if content is not None else []
 
-    style_image = load_image(style, size, min_size=net.min_size).to(device)
-    with torch.no_grad():
-        grams = {k: gram_matrix(v) for k, v in net(style_image[None], style_layers).items()}
     if content is not None:
         content_image = load_image(content, size, min_size=net.min_size).to(device)
         with torch.no_grad():
             targets = net(content_image[None], content_layers)
-        shape = content_image.shape
+        style_image = load_image(style, _same_area(style, content_image), min_size=net.min_size)
     else:
-        targets, shape = {}, style_image.shape
+        style_image = load_image(style, size, min_size=net.min_size)
+    style_image = style_image.to(device)
+    with torch.no_grad():
+        grams = {k: gram_matrix(v) for k, v in net(style_image[None], style_layers).items()}
+    shape = content_image.shape if content is not None else style_image.shape
 
     if init == "content":
         start = content_image.clone()
@@ -240,6 +242,12 @@ def stylise(content, style, *, backbone="auto", content_layers=None, style_layer
         pass
     bar.close()
     return best["image"].clamp(0, 1).cpu(), history
+
+
+def _same_area(style, content_image):
+    """The longer side that gives ``style`` as many pixels as ``content_image``."""
+    h, w = load_image(style, min_size=1).shape[1:]
+    return max(1, round(max(h, w) * (content_image[0].numel() / (h * w)) ** 0.5))
 
 
 class _BudgetSpent(Exception):

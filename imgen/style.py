@@ -159,11 +159,12 @@ def stylise(content, style, *, backbone="auto", content_layers=None, style_layer
     name for :func:`imgen.features.backbone`). ``content`` and ``style`` go through
     :func:`load_image`: the content gets ``size`` pixels on its longer side, the style as many
     pixels in all as the content (so its strokes keep their size whatever its shape);
-    ``content=None`` means no content loss (texture synthesis, style at ``size``). ``steps`` counts loss evaluations (one forward and backward pass
-    each), the same budget for ``optimizer="lbfgs"`` and ``"adam"``. ``init`` is ``"content"``
-    or ``"noise"`` (seeded). Returns the image with the lowest loss seen, ``(3, H, W)`` in 0..1, and
-    the history: a dict of lists ``total``, ``content``, ``style``, ``tv``, one value per
-    evaluation (L-BFGS's line search tries points that can be worse than the best so far).
+    ``content=None`` means no content loss (texture synthesis, style at ``size``). ``steps``
+    counts loss evaluations (one forward and backward pass each), the same budget for
+    ``optimizer="lbfgs"`` and ``"adam"``. ``init`` is ``"content"`` or ``"noise"`` (seeded).
+    Returns the image with the lowest loss seen, ``(3, H, W)`` in 0..1, and the history: a dict
+    of lists ``total``, ``content``, ``style``, ``tv``, one value per evaluation (L-BFGS's line
+    search tries points that can be worse than the best so far).
     """
     if optimizer not in ("lbfgs", "adam"):
         raise ValueError(f"optimizer must be 'lbfgs' or 'adam', got {optimizer!r}")

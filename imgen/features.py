@@ -111,8 +111,10 @@ def vgg19_features(weights="IMAGENET1K_V1", *, seed=0, progress=True):
     from torchvision.models import VGG19_Weights, vgg19
 
     if weights is None:
-        torch.manual_seed(seed)  # torchvision draws its initial weights from the global generator
-        model, name = vgg19(weights=None), f"VGG19 with random weights (seed {seed})"
+        with torch.random.fork_rng(devices=[]):  # torchvision draws from the global generator
+            torch.manual_seed(seed)
+            model = vgg19(weights=None)
+        name = f"VGG19 with random weights (seed {seed})"
     elif isinstance(weights, (str, Path)) and str(weights) in VGG19_Weights.__members__:
         model = vgg19(weights=VGG19_Weights[str(weights)], progress=progress)
         name = f"VGG19 trained on ImageNet ({weights})"

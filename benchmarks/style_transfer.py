@@ -66,12 +66,17 @@ def main():
     args = parser.parse_args()
 
     net = features.backbone(args.backbone)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), network: {net.name}")
-    times = [time_one(net, args.size, args.steps) for _ in range(args.repeats)]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), network: {net.name}",
+          flush=True)
+    times = []
+    for i in range(args.repeats):
+        times.append(time_one(net, args.size, args.steps))
+        print(f"run {i + 1}: {times[-1]:.1f} s", flush=True)
     print(f"{args.size} px, {args.steps} evaluations (L-BFGS): "
           + ", ".join(f"{t:.1f}" for t in times)
           + f" s; median {statistics.median(times):.1f} s (target <= 180 s)")
     if args.chapter:
+        print("running the chapter in quick mode ...", flush=True)
         wall, pictures = time_chapter()
         print(f"chapter in quick mode: {wall:.1f} s wall, pictures {pictures:.0f} s "
               "(target < 30 s)")

@@ -1,108 +1,67 @@
 """What first use of each data set costs: bytes fetched and seconds to fetch, verify and unpack.
 
-Builds, from the offline copies in ``shared/data``, the files each download host would serve
-(MNIST's four ``.gz``; ``cifar-100-python.tar.gz``; GitHub-style commit archives for LFW and
-Fruits-360 with their real top folders; the four paintings), serves them on 127.0.0.1 from a
-separate process, points ``IMGEN_MIRROR`` at it, and times the loaders' own fetch path into a
-fresh data folder, three times per set (median). Decoding images is not included: it is the
-same on every load (``benchmarks/data_load.py``).
+Builds the download mirror of ``tools/mirror_server.py`` from the offline copies in
+``shared/data`` (the files each download host would serve: MNIST's four ``.gz``;
+``cifar-100-python.tar.gz``; GitHub-style commit archives for LFW and Fruits-360 with their real
+top folders; the four paintings), serves it on 127.0.0.1 from a separate process
+(``mirror_server.py serve``), points ``IMGEN_MIRROR`` at it, and times the loaders' own fetch path
+into a fresh data folder, three times per set (median). Decoding images is not included: it is
+the same on every load (``benchmarks/data_load.py``).
 
     python benchmarks/first_use.py [--data ../shared/data] [--repeats 3]
 
 Differences from the real hosts: loopback instead of the internet, so the seconds are a lower
-bound set by CPU (gzip, sha256, writing files); the CIFAR archive is the course copy (20,000
-training images; its md5 differs, so it is accepted by the image digests, the slower path); the
-Fruits archive holds only the two kept classes (the real commit archive also has six others).
+bound set by CPU (gzip, sha256, writing files); the archives are gzipped at level 1 (GitHub's
+use 6, a little smaller); the CIFAR archive is the course copy (20,000 training images; its md5
+differs, so it is accepted by the image digests, the slower path); the Fruits archive holds only
+the two kept classes (the real commit archive also has six others).
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
-import http.server
 import json
 import os
+import re
 import shutil
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
-import urllib.parse
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_DATA = REPO.parent / "shared" / "data"
+MIRROR_SERVER = REPO / "tools" / "mirror_server.py"
+sys.path.insert(0, str(MIRROR_SERVER.parent))
+import mirror_server  # noqa: E402  (tools/ is not a package)
+
+DEFAULT_DATA = mirror_server.SHARED_DATA
 
 
-def _target(tree: Path, url: str) -> Path:
-    parts = urllib.parse.urlsplit(url)
-    path = tree / parts.netloc / urllib.parse.unquote(parts.path).lstrip("/")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _tar(path: Path, members: list[tuple[str, Path]]) -> None:
-    """A deterministic tar.gz (sorted names, fixed time and owner), gzip level 6 like git's."""
-    with open(path, "wb") as raw:
-        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6, mtime=0) as gz:
-            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                for name, source in sorted(members):
-                    info = tarfile.TarInfo(name)
-                    info.size = source.stat().st_size
-                    info.mtime, info.mode = 1_500_000_000, 0o644
-                    with open(source, "rb") as f:
-                        tar.addfile(info, f)
-
-
-def build(data: Path, tree: Path) -> dict[str, list[str]]:
-    """Writes the served files under ``tree/HOST/PATH``; returns set -> original URLs."""
+def served_sets(data: Path) -> list[str]:
+    """The data sets (``sources.URLS``' names) whose every URL the mirror serves, in order."""
     from imgen.data import sources
 
-    for name in sources.MNIST_SHA256:
-        shutil.copyfile(data / "MNIST" / "raw" / name, _target(tree, sources.MNIST_URL + name))
-    cifar = data / "cifar-100-python"
-    members = [(f"cifar-100-python/{n}", cifar / n) for n in ("meta", "test", "train")]
-    _tar(_target(tree, sources.CIFAR100_URL), members)
-    faces = data / "lfw" / "lfw-deepfunneled"
-    members = [
-        (sources.LFW_MEMBER + p.relative_to(faces).as_posix(), p) for p in faces.rglob("*.jpg")
+    served = {entry.url_path for entry in mirror_server.entries(data)}
+    return [
+        name for name, urls in sources.URLS.items()
+        if all(mirror_server.url_path(url) in served for url in urls)
     ]
-    _tar(_target(tree, sources.LFW_URL), members)
-    fruits = data / "fruits-360"
-    back = {ours: theirs for theirs, ours in sources.FRUITS_SPLITS.items()}
-    members = []
-    for p in fruits.rglob("*.jpg"):
-        split, rest = p.relative_to(fruits).as_posix().split("/", 1)
-        members.append((f"{sources.FRUITS_MEMBER}{back[split]}/{rest}", p))
-    _tar(_target(tree, sources.FRUITS_URL), members)
-    for painting in sources.PAINTINGS.values():
-        url = sources.PAINTINGS_URL + painting.file
-        shutil.copyfile(data / "paintings" / painting.file, _target(tree, url))
-    return {k: list(v) for k, v in sources.URLS.items() if k != "cifar10"}
 
 
-def serve(tree: Path, log: Path) -> None:
-    """Serve ``tree`` on a free loopback port; print the port; log ``path bytes`` per GET."""
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(tree), **kwargs)
-
-        def do_GET(self):
-            super().do_GET()
-            path = Path(self.translate_path(self.path))
-            size = path.stat().st_size if path.is_file() else 0
-            with open(log, "a") as f:
-                f.write(json.dumps({"path": self.path, "bytes": size}) + "\n")
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    print(server.server_address[1], flush=True)
-    server.serve_forever()
+def start_server(tree: Path, data: Path, log: Path, errors: Path) -> tuple[subprocess.Popen, str]:
+    """``mirror_server.py serve`` of ``tree`` in its own process; returns (process, base URL)."""
+    cmd = [sys.executable, MIRROR_SERVER, "serve", "--out", tree, "--data", data, "--log", log]
+    with open(errors, "w") as stderr:  # it logs each request there too
+        server = subprocess.Popen([str(c) for c in cmd], stdout=subprocess.PIPE, stderr=stderr,
+                                  text=True)
+    match = re.match(r"serving (http://127\.0\.0\.1:\d+)", server.stdout.readline())
+    if not match:
+        server.kill()
+        server.wait()
+        raise SystemExit(f"the mirror server did not start:\n{errors.read_text()}")
+    return server, match.group(1)
 
 
 def first_use(name: str, root: Path) -> None:
@@ -127,30 +86,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--serve", type=Path, help=argparse.SUPPRESS)
-    parser.add_argument("--log", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve:
-        serve(args.serve, args.log)
-        return
     from imgen.data import sources
 
     work = Path(tempfile.mkdtemp(prefix="imgen-first-use-"))
     try:
         tree, log = work / "served", work / "requests.jsonl"
         start = time.perf_counter()
-        sets = build(args.data, tree)
+        mirror_server.build(tree, args.data, log=lambda message: None)
         print(f"built the served files in {time.perf_counter() - start:.1f} s", file=sys.stderr)
-        server = subprocess.Popen(
-            [sys.executable, __file__, "--serve", str(tree), "--log", str(log)],
-            stdout=subprocess.PIPE,
-            text=True,
-        )
+        server, base = start_server(tree, args.data, log, work / "server.log")
         try:
-            port = int(server.stdout.readline())
-            os.environ[sources.MIRROR_ENV] = f"http://127.0.0.1:{port}"
+            os.environ[sources.MIRROR_ENV] = base
             rows = []
-            for name in sets:
+            for name in served_sets(args.data):
                 seconds, fetched = [], []
                 for i in range(args.repeats):
                     root = work / f"data-{name}-{i}"

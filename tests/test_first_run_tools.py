@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from conftest import missing_data
 
+from imgen.data import sources
+
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 LFW_ARCHIVE = "github.com/braun-steven/dfi-tensorflow/archive/"
@@ -38,7 +40,7 @@ first_run = _load_tool("first_run")
 def _fake_shared_data(root: Path) -> Path:
     """A few files in each of shared/data's layouts (contents: their own names)."""
     files = [
-        *(f"MNIST/raw/{name}" for name in mirror_server.MNIST_FILES),
+        *(f"MNIST/raw/{name}" for name in sources.MNIST_SHA256),
         "cifar-100-python/train", "cifar-100-python/test", "cifar-100-python/meta",
         "lfw/lfw-deepfunneled/Ann_Smith/Ann_Smith_0001.jpg",
         "lfw/lfw-deepfunneled/Ann_Smith/Ann_Smith_0002.jpg",
@@ -49,7 +51,7 @@ def _fake_shared_data(root: Path) -> Path:
         "fruits-360/Test/Apple Golden 1/2_100.jpg",
         "fruits-360/Test/Banana/3_100.jpg",
         "fruits-360/Test/Cherry/4_100.jpg",  # a class the mirror does not serve
-        *(f"paintings/{name}" for name in mirror_server.PAINTINGS),
+        *(f"paintings/{p.file}" for p in sources.PAINTINGS.values()),
     ]
     for name in files:
         path = root / name
@@ -80,9 +82,19 @@ def test_mirror_serves_every_source_at_its_host_path(built):
         assert (out / path).is_file(), path
     mnist = out / "ossci-datasets.s3.amazonaws.com/mnist/t10k-images-idx3-ubyte.gz"
     assert mnist.read_bytes() == b"MNIST/raw/t10k-images-idx3-ubyte.gz"  # copied as is
-    painting = (out / "raw.githubusercontent.com/jcjohnson/neural-style"
-                / mirror_server.PAINTINGS_COMMIT / "examples/inputs/the_scream.jpg")
+    painting = out / mirror_server.url_path(sources.PAINTINGS_URL + "the_scream.jpg")
     assert painting.read_bytes() == b"paintings/the_scream.jpg"
+
+
+def test_mirror_serves_every_url_the_loaders_fetch(built, monkeypatch):
+    """Each original URL in imgen.data.sources has its file (CIFAR-10 is not in shared/data)."""
+    data, out = built
+    served = {e.url_path for e in mirror_server.entries(data)}
+    wanted = {url for name, urls in sources.URLS.items() if name != "cifar10" for url in urls}
+    assert served == {mirror_server.url_path(url) for url in wanted}
+    monkeypatch.setenv(sources.MIRROR_ENV, "http://127.0.0.1:1")
+    for url in wanted:  # where IMGEN_MIRROR sends the loaders
+        assert sources.url(url) == f"http://127.0.0.1:1/{mirror_server.url_path(url)}"
 
 
 def test_cifar_archive_holds_the_three_pickles(built):
@@ -95,7 +107,7 @@ def test_cifar_archive_holds_the_three_pickles(built):
 
 def test_lfw_archive_is_the_commit_archive_layout(built):
     data, out = built
-    commit = mirror_server.LFW_COMMIT
+    commit = sources.LFW_COMMIT
     archive = out / f"github.com/braun-steven/dfi-tensorflow/archive/{commit}.tar.gz"
     members = _members(archive)
     top = f"dfi-tensorflow-{commit}/data/lfw-deepfunneled"
@@ -109,7 +121,7 @@ def test_lfw_archive_is_the_commit_archive_layout(built):
 
 def test_fruits_archive_calls_the_test_split_validation(built):
     data, out = built
-    commit = mirror_server.FRUITS_COMMIT
+    commit = sources.FRUITS_COMMIT
     members = _members(out / f"github.com/MorrisOh/AI-training-data/archive/{commit}.tar.gz")
     top = f"AI-training-data-{commit}/fruits-360-small"
     assert {name for name, body in members.items() if body is not None} == {

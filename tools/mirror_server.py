@@ -10,6 +10,9 @@ copies in ``shared/data`` and serves it on 127.0.0.1:
 - LFW and Fruits-360: GitHub-style commit archives (``<repo>-<commit>/...``) holding the folders
   the loaders keep; paintings: the four raw files.
 
+Every URL, archive folder, member name, file list and class comes from ``imgen.data.sources``
+(the loaders' own), so this runs with a Python that imports ``imgen``: the checkout's venv.
+
 The archives are deterministic (sorted members, fixed times and owners), so a rebuild gives the
 same bytes. A build is cached: ``build()`` skips the work when its stamp records the same source
 files (path, size, mtime) and the same ``BUILD_VERSION``.
@@ -41,6 +44,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from imgen.data import cifar, sources
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 DEFAULT_OUT = Path(tempfile.gettempdir()) / "imgen-first-run" / "mirror"
@@ -50,23 +55,6 @@ STAMP = ".mirror-stamp.json"
 # Archive members get this modification time (the LFW commit's year), owner 0 and no names.
 ARCHIVE_MTIME = 1_500_000_000
 GZIP_LEVEL = 1  # JPEG and pickled pixels barely compress; level 1 is fast
-
-LFW_COMMIT = "0a86d9a0c4e0c208f03766075a0fbaead1374e3e"
-FRUITS_COMMIT = "e7b0953dca61b8fa52626827dfb7fb1aa7c22f73"
-PAINTINGS_COMMIT = "07c4b8299f8fbdafec0c514fc820ff1d7ff62e46"
-MNIST_FILES = (
-    "train-images-idx3-ubyte.gz",
-    "train-labels-idx1-ubyte.gz",
-    "t10k-images-idx3-ubyte.gz",
-    "t10k-labels-idx1-ubyte.gz",
-)
-PAINTINGS = (
-    "starry_night.jpg",
-    "the_scream.jpg",
-    "shipwreck.jpg",
-    "woman-with-hat-matisse.jpg",
-)
-FRUIT_CLASSES = ("Apple Golden 1", "Banana")
 
 
 @dataclass(frozen=True)
@@ -121,46 +109,49 @@ def _info(name: str, kind: bytes, mode: int, size: int) -> tarfile.TarInfo:
     return info
 
 
-def entries(data: Path = SHARED_DATA) -> list[Entry]:
-    """Every file the mirror serves, made from the copies in ``data`` (shared/data)."""
-    out = []
-    for name in MNIST_FILES:
-        src = data / "MNIST" / "raw" / name
-        out.append(Entry("mnist", f"ossci-datasets.s3.amazonaws.com/mnist/{name}", (src,),
-                         _copy(src)))
+def url_path(url: str) -> str:
+    """Where the mirror keeps ``url``'s file: ``HOST/PATH`` (what :func:`sources.url` asks for)."""
+    parts = urllib.parse.urlsplit(url)
+    return parts.netloc + urllib.parse.unquote(parts.path)
 
-    cifar = [(f"cifar-100-python/{n}", data / "cifar-100-python" / n)
-             for n in ("train", "test", "meta")]
-    out.append(Entry("cifar100", "www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz",
-                     tuple(src for _, src in cifar), _tar_gz(cifar)))
+
+def entries(data: Path = SHARED_DATA) -> list[Entry]:
+    """Every file the mirror serves, made from the copies in ``data`` (shared/data).
+
+    URLs, archive folders, member names, file lists and classes all come from
+    :mod:`imgen.data.sources` (and CIFAR-100's folder layout from :mod:`imgen.data.cifar`), so
+    the mirror serves exactly what the loaders fetch; only ``data``'s own layout is named here.
+    """
+    out = []
+    for name in sources.MNIST_SHA256:
+        src = data / "MNIST" / "raw" / name
+        out.append(Entry("mnist", url_path(sources.MNIST_URL + name), (src,), _copy(src)))
+
+    layout = cifar.CIFAR100
+    names = (*layout.files["train"], *layout.files["test"], layout.meta)  # the stamp's order
+    pickles = [(f"{layout.folder}/{n}", data / layout.folder / n) for n in names]
+    out.append(Entry("cifar100", url_path(sources.CIFAR100_URL),
+                     tuple(src for _, src in pickles), _tar_gz(pickles)))
 
     faces = data / "lfw" / "lfw-deepfunneled"
-    top = f"dfi-tensorflow-{LFW_COMMIT}/data/lfw-deepfunneled"
-    lfw = [(f"{top}/{p.relative_to(faces).as_posix()}", p) for p in _files_under(faces, ".jpg")]
-    out.append(Entry(
-        "lfw", f"github.com/braun-steven/dfi-tensorflow/archive/{LFW_COMMIT}.tar.gz",
-        tuple(src for _, src in lfw), _tar_gz(lfw),
-    ))
+    lfw = [(sources.LFW_MEMBER + p.relative_to(faces).as_posix(), p)
+           for p in _files_under(faces, ".jpg")]
+    out.append(Entry("lfw", url_path(sources.LFW_URL), tuple(src for _, src in lfw),
+                     _tar_gz(lfw)))
 
     fruits = []
-    top = f"AI-training-data-{FRUITS_COMMIT}/fruits-360-small"
-    for split, served in (("Training", "Training"), ("Test", "Validation")):
-        for cls in FRUIT_CLASSES:
+    for served, split in sources.FRUITS_SPLITS.items():  # archive folder -> shared/data's
+        for cls in sources.FRUITS_CLASSES:
             folder = data / "fruits-360" / split / cls
-            fruits += [(f"{top}/{served}/{cls}/{p.name}", p) for p in _files_under(folder, ".jpg")]
-    out.append(Entry(
-        "fruits", f"github.com/MorrisOh/AI-training-data/archive/{FRUITS_COMMIT}.tar.gz",
-        tuple(src for _, src in fruits), _tar_gz(fruits),
-    ))
+            fruits += [(f"{sources.FRUITS_MEMBER}{served}/{cls}/{p.name}", p)
+                       for p in _files_under(folder, ".jpg")]
+    out.append(Entry("fruits", url_path(sources.FRUITS_URL), tuple(src for _, src in fruits),
+                     _tar_gz(fruits)))
 
-    for name in PAINTINGS:
-        src = data / "paintings" / name
-        out.append(Entry(
-            "paintings",
-            f"raw.githubusercontent.com/jcjohnson/neural-style/{PAINTINGS_COMMIT}"
-            f"/examples/inputs/{name}",
-            (src,), _copy(src),
-        ))
+    for painting in sources.PAINTINGS.values():
+        src = data / "paintings" / painting.file
+        out.append(Entry("paintings", url_path(sources.PAINTINGS_URL + painting.file), (src,),
+                         _copy(src)))
     return out
 
 

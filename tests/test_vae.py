@@ -181,3 +181,23 @@ def test_sample_refuses_a_plain_autoencoder_and_a_bad_count():
         vae.sample(DenseAutoencoder(), 3)
     with pytest.raises(ValueError, match="n must be a whole number >= 1, got 0"):
         vae.sample(DenseVAE(), 0)
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--model", "dense-vae"], "--model dense-vae or conv-vae goes with --task vae"),
+        (
+            ["--model", "dense", "--task", "vae"],
+            "--model dense-vae or conv-vae goes with --task vae",
+        ),
+        (["--model", "dense", "--beta", "2"], "--beta weighs the KL term of --task vae"),
+    ],
+)
+def test_the_command_line_pairs_vae_models_with_task_vae(argv, message, tmp_path, capsys):
+    from imgen.cli import main
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--data", "fruits", "--out", tmp_path, *argv])
+    assert stopped.value.code == 2
+    assert message in capsys.readouterr().err

@@ -24,7 +24,7 @@ from typing import NamedTuple
 
 import torch
 
-from imgen import data, pretrained, settings
+from imgen import data, pretrained, settings, vae
 from imgen.checkpoint import CheckpointError, atomic_open, load_checkpoint, model_from_checkpoint
 from imgen.models import MODELS, build_model
 from imgen.occlusion import KINDS
@@ -164,6 +164,12 @@ def build_parser():
         choices=KINDS,
         help="what --task complete hides (default bottom: the bottom half)",
     )
+    train.add_argument(
+        "--beta",
+        type=_non_negative_float,
+        default=1.0,
+        help="weight of the KL term for --task vae (default 1: the ELBO)",
+    )
     train.add_argument("--epochs", type=_positive_int, default=10)
     train.add_argument("--batch-size", type=_positive_int, default=128)
     train.add_argument("--lr", type=_positive_float, default=1e-3)
@@ -287,6 +293,10 @@ def train_command(args, command, cache=None):
     ``metrics.json`` into ``args.out``. Returns 0, or 130 when interrupted."""
     if (args.model == "classifier") != (args.task == "classify"):
         raise UsageError("--model classifier goes with --task classify, and only with it")
+    if args.model.endswith("-vae") != (args.task == "vae"):
+        raise UsageError("--model dense-vae or conv-vae goes with --task vae, and only with it")
+    if args.beta != 1.0 and args.task != "vae":
+        raise UsageError("--beta weighs the KL term of --task vae, and only of it")
     amp = False if args.no_amp else (True if args.amp else None)  # None: fit's default
     try:  # before any data is read: --amp on a CPU without bfloat16 instructions
         amp_settings(select_device(args.device), amp)
@@ -318,6 +328,7 @@ def train_command(args, command, cache=None):
         weight_decay=args.weight_decay,
         schedule=args.schedule,
         augment=args.augment,
+        beta=args.beta,
         progress=not args.no_progress,
         amp=amp,
     )
@@ -353,6 +364,7 @@ def train_command(args, command, cache=None):
         metric: score,
         "test_fingerprint": test.fingerprint(),
         **({"labels": args.labels} if args.labels else {}),
+        **(_vae_metrics(model, test, args.beta) if args.task == "vae" else {}),
         "train_seconds": sum(history.seconds),
         "device": _device_name(args.device, amp),
         "history": history.to_dict(),
@@ -371,6 +383,12 @@ def train_command(args, command, cache=None):
         pretrained.register(args.register, checkpoint, metrics, command)
         print(f"registered as pretrained model {args.register!r}")
     return 0
+
+
+def _vae_metrics(model, test, beta):
+    """A VAE's beta and its ELBO terms per test image (see :func:`imgen.vae.score`)."""
+    terms = vae.score(model.cpu(), test, beta=beta)
+    return {"beta": beta, "test_elbo": {key: terms[key] for key in ("reconstruction", "kl")}}
 
 
 def evaluate_command(args, command):

@@ -1,9 +1,11 @@
-"""The networks of the course: four autoencoders and a small image classifier.
+"""The networks of the course: four autoencoders, two variational autoencoders, a classifier.
 
 Every autoencoder maps ``(N, C, H, W)`` float images in 0..1 to images of the same shape, through
 a code of ``latent`` numbers: ``encode(x) -> (N, latent)``, ``decode(z) -> (N, C, H, W)``.
-Each model keeps its constructor arguments in ``model.config``, so that
-``build_model(name, **model.config)`` builds the same architecture again (checkpoints rely on it).
+A variational autoencoder's ``encode`` gives ``(mu, logvar)`` instead, and its ``forward``
+``(reconstruction, mu, logvar)``. Each model keeps its constructor arguments in
+``model.config``, so that ``build_model(name, **model.config)`` builds the same architecture
+again (checkpoints rely on it).
 """
 
 from __future__ import annotations
@@ -187,6 +189,85 @@ class ConvAutoencoder(Autoencoder):
         self.decoder = nn.Sequential(*decoder)
 
 
+class VariationalAutoencoder(Autoencoder):
+    """What the VAEs share: an encoder that gives a Gaussian per image, a decoder, sampling.
+
+    ``encode(x)`` returns ``(mu, logvar)``, each ``(N, latent)``: the mean and the log-variance of
+    the Gaussian ``q(z | x)`` over codes. ``forward(x)`` returns ``(reconstruction, mu, logvar)``;
+    in training mode the code it decodes is drawn from ``q(z | x)`` by the reparameterisation
+    trick (``z = mu + exp(logvar / 2) * eps``, ``eps ~ N(0, I)``), in eval mode it is the mean
+    ``mu``, so that scores and pictures do not change from one call to the next. Subclasses
+    build ``self.encoder`` (images to ``(N, features)``), the heads ``self.to_mu`` and
+    ``self.to_logvar`` (``features`` to ``latent``) and ``self.decoder``. Taught in the
+    variational autoencoder chapter; the loss is :func:`imgen.vae.elbo_loss`.
+    """
+
+    def encode(self, x):
+        """Images ``(N, C, H, W)`` to ``(mu, logvar)``, each ``(N, latent)``."""
+        _check_batch(x, self.in_shape, "images")
+        features = self.encoder(x)
+        return self.to_mu(features), self.to_logvar(features)
+
+    def forward(self, x):
+        """Images ``(N, C, H, W)`` to ``(reconstruction (N, C, H, W), mu, logvar (N, latent))``."""
+        mu, logvar = self.encode(x)
+        z = reparameterize(mu, logvar) if self.training else mu
+        return self.decode(z), mu, logvar
+
+
+def reparameterize(mu, logvar, generator=None):
+    """A code drawn from ``N(mu, exp(logvar))``, as ``mu + exp(logvar / 2) * eps``.
+
+    ``eps ~ N(0, I)`` carries all the randomness, so gradients flow through ``mu`` and ``logvar``
+    (the reparameterisation trick of Kingma and Welling 2014). Shapes ``(N, latent)`` in and out.
+    """
+    eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+    return mu + torch.exp(0.5 * logvar) * eps
+
+
+class DenseVAE(VariationalAutoencoder):
+    """The fruit autoencoder made variational: 768-256-16, two heads 16-4, then 4-16-256-768.
+
+    The same sizes as :class:`DenseAutoencoder`, but the encoder ends in two dense heads, the
+    mean and the log-variance of the code (no sigmoid: the code is unbounded and the prior is
+    ``N(0, I)``). The decoder is :class:`DenseAutoencoder`'s, so the page's JavaScript sliders
+    (:mod:`imgen.sliders`) run it too. Images ``(N, 3, 16, 16)`` in 0..1.
+    """
+
+    def __init__(self, in_shape=(3, 16, 16), hidden=(256, 16), latent=4):
+        super().__init__(in_shape, latent)
+        hidden = tuple(_check_positive_int(h, "hidden sizes") for h in hidden)
+        self.config = dict(in_shape=self.in_shape, hidden=hidden, latent=self.latent)
+        sizes = [math.prod(self.in_shape), *hidden]
+        self.encoder = nn.Sequential(nn.Flatten(), *_dense_stack(sizes), nn.ReLU())
+        self.to_mu = nn.Linear(hidden[-1], self.latent)
+        self.to_logvar = nn.Linear(hidden[-1], self.latent)
+        self.decoder = nn.Sequential(
+            *_dense_stack([self.latent, *sizes[::-1]]), nn.Sigmoid(), nn.Unflatten(1, self.in_shape)
+        )
+
+
+class ConvVAE(VariationalAutoencoder):
+    """A small convolutional VAE for digits and faces: :class:`ConvAutoencoder` with two heads.
+
+    The encoder is :class:`ConvAutoencoder`'s up to its last dense layer (three 4x4 stride-2
+    convolutions with batch normalisation and ReLU, then flatten), followed by two dense heads
+    to the code's mean and log-variance; the decoder is :class:`ConvAutoencoder`'s (dense, three
+    4x4 stride-2 transposed convolutions, sigmoid, crop). Images ``(N, C, H, W)`` in 0..1, for
+    example MNIST ``(1, 28, 28)`` or LFW ``(3, 32, 32)``.
+    """
+
+    def __init__(self, in_shape=(1, 28, 28), latent=16, width=24):
+        super().__init__(in_shape, latent)
+        plain = ConvAutoencoder(in_shape, latent, width)
+        self.config = dict(in_shape=self.in_shape, latent=self.latent, width=plain.width)
+        features = plain.encoder[-1].in_features
+        self.encoder = plain.encoder[:-1]  # all but the dense layer to the code
+        self.to_mu = nn.Linear(features, self.latent)
+        self.to_logvar = nn.Linear(features, self.latent)
+        self.decoder = plain.decoder
+
+
 class ConvClassifier(nn.Module):
     """A small VGG-style image classifier, for the CNN-basics chapter (MNIST, CIFAR).
 
@@ -255,6 +336,8 @@ MODELS = {
     "deep": DeepConvAutoencoder,
     "conv": ConvAutoencoder,
     "classifier": ConvClassifier,
+    "dense-vae": DenseVAE,
+    "conv-vae": ConvVAE,
 }
 
 

@@ -173,6 +173,7 @@ def register(name, checkpoint_path, metrics, command, *, folder=None, dtype=torc
         "augment": fit_args.get("augment", "none"),
         **{key: metrics[key] for key in ("test_mse", "test_accuracy") if key in metrics},
         **{key: metrics[key] for key in ("labels", "test_fingerprint") if metrics.get(key)},
+        **{key: metrics[key] for key in ("beta", "test_elbo") if key in metrics},
         "train_seconds": metrics.get("train_seconds"),
         "device": metrics.get("device"),
         "history": metrics.get("history"),

@@ -88,18 +88,33 @@ def decode_payload(payload, codes):
     return x.reshape(len(x), *payload["shape"])
 
 
-def slider_html(payload, *, initial=None, presets=None, names=None, scale=12, uid=None):
-    """A self-contained HTML fragment: one range slider (0..1) per code number and a canvas.
+def slider_html(
+    payload, *, initial=None, presets=None, names=None, scale=12, uid=None, low=0.0, high=1.0
+):
+    """A self-contained HTML fragment: one range slider (``low..high``) per code number and a
+    canvas.
 
     Moving a slider runs the decoder of ``payload`` (from :func:`export_decoder`) in the
     browser and redraws the image, ``scale`` times enlarged with square pixels. ``presets`` maps
     a button label to a code (``{"apple": [...], ...}``); ``initial`` is the starting code
-    (0.5 each by default); ``names`` labels the sliders. Element ids start with ``uid`` (a
-    fresh random one by default), so several fragments can share a page.
+    (the middle of the range by default); ``names`` labels the sliders. The range is 0..1 for a
+    code squashed by a sigmoid; a variational autoencoder's code is unbounded, and ``low=-2.5,
+    high=2.5`` covers 2.5 standard deviations of its prior either side of the mean. Element ids
+    start with ``uid`` (a fresh random one by default), so several fragments can share a page.
     """
     latent = payload["latent"]
-    initial = [0.5] * latent if initial is None else _check_code(initial, latent, "initial")
-    presets = {str(k): _check_code(v, latent, f"preset {k!r}") for k, v in (presets or {}).items()}
+    low, high = float(low), float(high)
+    if not low < high:
+        raise ValueError(f"the slider range needs low < high, got low={low} and high={high}")
+    span = (low, high)
+    initial = (
+        [(low + high) / 2] * latent
+        if initial is None
+        else _check_code(initial, latent, "initial", span)
+    )
+    presets = {
+        str(k): _check_code(v, latent, f"preset {k!r}", span) for k, v in (presets or {}).items()
+    }
     names = [f"z{i + 1}" for i in range(latent)] if names is None else [str(n) for n in names]
     if len(names) != latent:
         raise ValueError(f"expected {latent} slider names, got {len(names)}")
@@ -107,7 +122,8 @@ def slider_html(payload, *, initial=None, presets=None, names=None, scale=12, ui
     channels, height, width = payload["shape"]
     rows = "\n".join(
         f'<label style="display:block;font-family:monospace">{html.escape(name)} '
-        f'<input type="range" id="{uid}-z{i}" min="0" max="1" step="0.01" value="{value:.2f}" '
+        f'<input type="range" id="{uid}-z{i}" min="{low:g}" max="{high:g}" '
+        f'step="{(high - low) / 100:g}" value="{value:.2f}" '
         f'style="vertical-align:middle;width:180px"> '
         f'<output id="{uid}-v{i}">{value:.2f}</output></label>'
         for i, (name, value) in enumerate(zip(names, initial, strict=True))
@@ -179,10 +195,11 @@ def _b64(array):
     return base64.b64encode(np.ascontiguousarray(array).tobytes()).decode("ascii")
 
 
-def _check_code(code, latent, what):
+def _check_code(code, latent, what, span=(0.0, 1.0)):
+    low, high = span
     values = [float(v) for v in code]
-    if len(values) != latent or not all(0 <= v <= 1 for v in values):
-        raise ValueError(f"{what} must be {latent} numbers in 0..1, got {list(code)}")
+    if len(values) != latent or not all(low <= v <= high for v in values):
+        raise ValueError(f"{what} must be {latent} numbers in {low:g}..{high:g}, got {list(code)}")
     return values
 
 

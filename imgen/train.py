@@ -5,7 +5,11 @@ Batches come straight from the in-memory image tensor (``(N, C, H, W)``, ``uint8
 loss is the mean squared error over all pixels for the autoencoder tasks and cross-entropy for a
 classifier; the optimiser is Adam. On a CUDA GPU the loop uses mixed precision.
 
-The autoencoder chapter teaches :func:`fit`; the CNN-basics chapter trains its classifier with it.
+For a variational autoencoder (``task="vae"``) the loss is the negative ELBO of
+:func:`imgen.vae.elbo_loss`, with ``beta`` weighing its KL term.
+
+The autoencoder chapter teaches :func:`fit`; the CNN-basics chapter trains its classifier with it,
+the variational autoencoder chapter its VAEs.
 """
 
 from __future__ import annotations
@@ -31,8 +35,9 @@ from imgen.checkpoint import (
     save_checkpoint,
 )
 from imgen.occlusion import KINDS, occlude
+from imgen.vae import elbo_loss
 
-TASKS = ("reconstruct", "complete", "classify")
+TASKS = ("reconstruct", "complete", "classify", "vae")
 _CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose2d)
 SCHEDULES = ("constant", "cosine", "onecycle")
 # "flip" mirrors a random half of every training batch left to right: right for faces, photos
@@ -56,6 +61,7 @@ SAME_ON_RESUME = (
     "augment",
     "train_images",
     "precision",
+    "beta",
 )
 
 
@@ -90,7 +96,8 @@ class History:
             ax.plot(epochs, self.val_loss, marker=".", label="validation")
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
-        ax.set_ylabel("cross-entropy" if self.task == "classify" else "mean squared error")
+        ylabels = {"classify": "cross-entropy", "vae": "negative ELBO per image"}
+        ax.set_ylabel(ylabels.get(self.task, "mean squared error"))
         ax.legend()
         return ax
 
@@ -208,6 +215,7 @@ def fit(
     amp=None,
     max_steps=None,
     augment="none",
+    beta=1.0,
 ):
     """Train ``model`` on ``train`` and return its :class:`History`.
 
@@ -215,7 +223,10 @@ def fit(
     ``uint8`` (0..255) or float (0..1). Tasks: ``"reconstruct"`` (input = target = the image),
     ``"complete"`` (input = the image hidden by :func:`imgen.occlusion.occlude` with ``occlusion``,
     a kind or a dict ``{"kind": ..., **options}``; target = the whole image), both scored by the
-    mean squared error; ``"classify"`` (cross-entropy on the labels; ``val`` gives accuracy).
+    mean squared error; ``"classify"`` (cross-entropy on the labels; ``val`` gives accuracy);
+    ``"vae"`` (a variational autoencoder that returns ``(reconstruction, mu, logvar)``, scored by
+    :func:`imgen.vae.elbo_loss` with ``beta``: the negative ELBO per image, reconstruction plus
+    ``beta`` times KL; ``val`` is scored with the codes' means).
 
     Adam (AdamW when ``weight_decay`` > 0) at ``lr``, kept ``"constant"`` or annealed per step by
     ``"cosine"`` or ``"onecycle"``. Each epoch's shuffling, occlusion and dropout depend only on
@@ -243,6 +254,10 @@ def fit(
         raise ValueError(f"lr must be a number > 0, got {lr!r}")
     if not isinstance(weight_decay, (int, float)) or not weight_decay >= 0:
         raise ValueError(f"weight_decay must be a number >= 0, got {weight_decay!r}")
+    if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not beta >= 0:
+        raise ValueError(f"beta must be a number >= 0, got {beta!r}")
+    if beta != 1.0 and task != "vae":
+        raise ValueError(f"beta weighs the KL term of task='vae', not of task={task!r}")
     if resume and checkpoint is None:
         raise ValueError("resume=True needs checkpoint=PATH, the file to resume from")
     occlusion = _occlusion_spec(occlusion) if task == "complete" else None
@@ -275,6 +290,7 @@ def fit(
         "weight_decay": weight_decay,
         "schedule": schedule,
         "augment": augment,
+        "beta": float(beta),
         "max_steps": max_steps,
         "train_images": len(images),
         "val_images": 0 if val is None else len(val_images),
@@ -305,7 +321,7 @@ def fit(
                     inputs, targets = inputs_and_targets(x, y, task, occlusion, generator)
                     with _autocast(device, precision):
                         outputs = model(inputs)
-                    loss = _loss(outputs, targets, task)
+                    loss = _loss(outputs, targets, task, beta=beta)
                     optimizer.zero_grad(set_to_none=True)
                     scaler.scale(loss).backward()
                     scaler.step(optimizer)
@@ -323,7 +339,8 @@ def fit(
                 history.train_loss.append(loss_sum.item() / seen)
                 if val is not None:
                     val_loss, val_accuracy = _score(
-                        model, val_images, val_labels, task, occlusion, batch_size, device, seed
+                        model, val_images, val_labels, task, occlusion, batch_size, device, seed,
+                        beta,
                     )
                     history.val_loss.append(val_loss)
                     if task == "classify":
@@ -348,6 +365,10 @@ def evaluate(
 ):
     """Score ``model`` on all of ``data``: the mean squared error over every pixel, or accuracy.
 
+    For ``task="vae"`` it is the mean squared error of the reconstructions decoded from the
+    codes' means, comparable with a plain autoencoder's (:func:`imgen.vae.score` gives the ELBO's
+    terms).
+
     ``data`` is an :class:`imgen.data.ImageData` or an image tensor ``(N, C, H, W)``. For
     ``task="complete"`` the inputs are occluded as in :func:`fit` (random kinds drawn from
     ``seed``) and scored against the originals; for ``"classify"`` it returns the accuracy. The
@@ -360,12 +381,26 @@ def evaluate(
     images, labels = _unpack(data, "data", task)
     device = select_device(device)
     model.to(device, memory_format=memory_format(device, model))
+    if task == "vae":
+        model = _Reconstruction(model)
+        task = "reconstruct"
     loss, accuracy = _score(model, images, labels, task, occlusion, batch_size, device, seed)
     return accuracy if task == "classify" else loss
 
 
+class _Reconstruction(nn.Module):
+    """A VAE seen as an autoencoder: images to the reconstruction of the code's mean."""
+
+    def __init__(self, vae):
+        super().__init__()
+        self.vae = vae
+
+    def forward(self, x):
+        return self.vae(x)[0]
+
+
 @torch.no_grad()
-def _score(model, images, labels, task, occlusion, batch_size, device, seed):
+def _score(model, images, labels, task, occlusion, batch_size, device, seed, beta=1.0):
     """(mean loss, accuracy or None) over all of ``images``, in full precision."""
     model.eval()
     generator = torch.Generator().manual_seed(seed)
@@ -374,11 +409,13 @@ def _score(model, images, labels, task, occlusion, batch_size, device, seed):
     for x, y in _batches(images, labels, None, batch_size, device, layout):
         inputs, targets = inputs_and_targets(x, y, task, occlusion, generator)
         outputs = model(inputs)
-        loss_sum += _loss(outputs, targets, task, reduction="sum").item()
+        loss_sum += _loss(outputs, targets, task, reduction="sum", beta=beta).item()
         if task == "classify":
             correct += (outputs.argmax(dim=1) == targets).sum().item()
     if task == "classify":
         return loss_sum / len(images), correct / len(images)
+    if task == "vae":
+        return loss_sum / len(images), None
     return loss_sum / images.numel(), None
 
 
@@ -441,7 +478,16 @@ def inputs_and_targets(x, y, task, occlusion, generator):
     return x, x
 
 
-def _loss(outputs, targets, task, reduction="mean"):
+def _loss(outputs, targets, task, reduction="mean", beta=1.0):
+    if task == "vae":
+        if not (isinstance(outputs, tuple) and len(outputs) == 3):
+            raise ValueError(
+                "task='vae' needs a model that returns (reconstruction, mu, logvar), such as "
+                f"imgen.models.DenseVAE; the model returned {type(outputs).__name__}"
+            )
+        recon, mu, logvar = (t.float() for t in outputs)
+        total = elbo_loss(recon, targets, mu, logvar, beta).total
+        return total * len(targets) if reduction == "sum" else total
     if task == "classify":
         if outputs.ndim != 2 or len(outputs) != len(targets):
             raise ValueError(
@@ -505,8 +551,8 @@ def _resume(path, model, optimizer, scheduler, scaler, settings):
     """Load the state saved at ``path`` into the training objects; returns (history, epoch)."""
     saved = load_checkpoint(path)
     must_match = SAME_ON_RESUME + (("epochs",) if settings["schedule"] != "constant" else ())
-    # Checkpoints written before fit had ``augment`` trained without it.
-    fit_args = {"augment": "none", **saved["fit_args"]}
+    # Checkpoints written before fit had ``augment`` (``beta``) trained without it (at 1).
+    fit_args = {"augment": "none", "beta": 1.0, **saved["fit_args"]}
     changed = [
         f"{name}={fit_args.get(name)!r} there but {settings[name]!r} here"
         for name in must_match

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import tarfile
 
 import pytest
 import torch
@@ -26,3 +28,19 @@ def missing_data(reason: str):
     if os.environ.get("IMGEN_REQUIRE_DATA"):
         pytest.fail(reason + " (IMGEN_REQUIRE_DATA is set, so the data must be there)")
     pytest.skip(reason)
+
+
+def tar_gz(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    """A gzipped tar archive holding ``members`` (name -> bytes) and symbolic ``links``."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.SYMTYPE
+            info.linkname = target
+            tar.addfile(info)
+    return buffer.getvalue()

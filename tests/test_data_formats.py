@@ -15,7 +15,6 @@ import pickle
 import shutil
 import socket
 import struct
-import tarfile
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import tar_gz
 from PIL import Image
 
 from imgen.data import (
@@ -161,16 +161,7 @@ def write_fruits(root: Path, folder: str = "fruits-360") -> None:
 
 
 def make_tar(path: Path, members: dict[str, bytes], links: dict[str, str] | None = None) -> Path:
-    with tarfile.open(path, "w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type = tarfile.SYMTYPE
-            info.linkname = target
-            tar.addfile(info)
+    path.write_bytes(tar_gz(members, links))
     return path
 
 

@@ -41,8 +41,10 @@ pytest: $(STAMP)  ## Unit and integration tests, then every notebook top to bott
 # A learner's first run, from nothing: a fresh venv (not .venv) whose notebooks' setup cell installs
 # imgen from a git tag of the committed HEAD, an empty data folder filled by downloads from a
 # loopback mirror of shared/data, every chapter twice (nothing fetched twice), then offline.
-first-run:  ## Every chapter from a fresh venv and an empty data folder, downloads from a local mirror (tools/first_run.py)
-	$(PYTHON) tools/first_run.py $(FIRST_RUN_ARGS)
+# The script runs in .venv (its mirror reads the download sources from imgen.data); the learner's
+# venv it creates holds only a notebook runner until the setup cells install imgen.
+first-run: $(STAMP)  ## Every chapter from a fresh venv and an empty data folder, downloads from a local mirror (tools/first_run.py)
+	$(BIN)/python tools/first_run.py $(FIRST_RUN_ARGS)
 
 # `make book` runs with _config.yml but `execute_notebooks: force` and a cache folder of its own:
 # every notebook runs, and quick-mode outputs never reach the published book's execution cache.

@@ -273,7 +273,11 @@ def serve(root: Path, port: int = 0, log_file: Path | None = None, data: Path = 
     """A ThreadingHTTPServer on 127.0.0.1 (``port`` 0: a free one) serving ``root``."""
     names = {e.url_path: e.dataset for e in entries(data)}
     handler = make_handler(root, log_file, names)
-    return http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
+    # server_close() then waits for every request thread, so the log is whole once it returns
+    # (a request's line is written after its response has gone out)
+    server.daemon_threads = False
+    return server
 
 
 def main(argv: list[str] | None = None) -> int:

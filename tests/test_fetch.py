@@ -154,6 +154,12 @@ def lfw_archive(extra: dict[str, bytes] | None = None) -> tuple[bytes, dict[str,
     return tar_gz({**members, **(extra or {})}), faces
 
 
+def offer_lfw(mirror, monkeypatch, archive: bytes, digest: str) -> None:
+    """Serve ``archive`` at LFW's pinned address and pin ``digest`` as its content digest."""
+    serve(mirror, sources.LFW_URL, archive)
+    monkeypatch.setattr(sources, "LFW_DIGEST", digest)
+
+
 @pytest.fixture
 def tiny_lfw(monkeypatch):
     monkeypatch.setattr(lfw, "COMPLETE_IMAGES", len(LFW_PEOPLE))
@@ -164,8 +170,7 @@ def test_lfw_first_use_fetches_verifies_and_places_the_folder(
     tmp_path, mirror, tiny_lfw, monkeypatch
 ):
     archive, faces = lfw_archive()
-    serve(mirror, sources.LFW_URL, archive)
-    monkeypatch.setattr(sources, "LFW_DIGEST", content_digest(faces))
+    offer_lfw(mirror, monkeypatch, archive, content_digest(faces))
     root = tmp_path / "data"
     train = load_lfw("train", size=4, root=root)
     test = load_lfw("test", size=4, root=root)
@@ -181,8 +186,7 @@ def test_lfw_first_use_fetches_verifies_and_places_the_folder(
 
 def test_lfw_second_load_fetches_nothing(tmp_path, mirror, tiny_lfw, monkeypatch):
     archive, faces = lfw_archive()
-    serve(mirror, sources.LFW_URL, archive)
-    monkeypatch.setattr(sources, "LFW_DIGEST", content_digest(faces))
+    offer_lfw(mirror, monkeypatch, archive, content_digest(faces))
     root = tmp_path / "data"
     first = load_lfw("test", size=2, root=root)
     again = load_lfw("test", size=2, root=root)
@@ -191,8 +195,7 @@ def test_lfw_second_load_fetches_nothing(tmp_path, mirror, tiny_lfw, monkeypatch
 
 def test_lfw_with_a_wrong_digest_raises_and_leaves_nothing(tmp_path, mirror, tiny_lfw, monkeypatch):
     archive, _ = lfw_archive()
-    serve(mirror, sources.LFW_URL, archive)
-    monkeypatch.setattr(sources, "LFW_DIGEST", "0" * 64)
+    offer_lfw(mirror, monkeypatch, archive, "0" * 64)
     root = tmp_path / "data"
     with pytest.raises(CorruptDataError, match=r"the 12 images under .* have the content digest"):
         load_lfw(root=root)
@@ -204,8 +207,7 @@ def test_lfw_archive_with_a_path_traversal_member_is_refused(
 ):
     escape = sources.LFW_MEMBER + "Person_A/../../../../../escaped.jpg"
     archive, faces = lfw_archive({escape: b"evil"})
-    serve(mirror, sources.LFW_URL, archive)
-    monkeypatch.setattr(sources, "LFW_DIGEST", content_digest(faces))
+    offer_lfw(mirror, monkeypatch, archive, content_digest(faces))
     root = tmp_path / "data"
     with pytest.raises(CorruptDataError, match="would land outside the target"):
         load_lfw(root=root)
@@ -220,8 +222,7 @@ def test_lfw_archive_with_a_link_in_the_kept_folder_is_refused(
     buffer = io.BytesIO(archive)
     with tarfile.open(fileobj=buffer) as tar:
         members = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
-    serve(mirror, sources.LFW_URL, tar_gz(members, links=link))
-    monkeypatch.setattr(sources, "LFW_DIGEST", content_digest(faces))
+    offer_lfw(mirror, monkeypatch, tar_gz(members, links=link), content_digest(faces))
     root = tmp_path / "data"
     with pytest.raises(CorruptDataError, match="a link to '/etc/passwd'"):
         load_lfw(root=root)

@@ -40,7 +40,7 @@ pytest: $(STAMP)  ## Unit and integration tests, then every notebook top to bott
 
 # A learner's first run, from nothing: a fresh venv (not .venv) whose notebooks' setup cell installs
 # imgen from a git tag of the committed HEAD, an empty data folder filled by downloads from a
-# loopback mirror of shared/data, every chapter twice (nothing fetched twice), then offline.
+# loopback mirror of shared/data, every chapter once, every fetched set loaded again (nothing fetched twice), then offline.
 # The script runs in .venv (its mirror reads the download sources from imgen.data); the learner's
 # venv it creates holds only a notebook runner until the setup cells install imgen.
 first-run: $(STAMP)  ## Every chapter from a fresh venv and an empty data folder, downloads from a local mirror (tools/first_run.py)

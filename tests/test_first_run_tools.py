@@ -1,6 +1,6 @@
 """The first-run tools: the download mirror's layout and server, and the pins the setup cells use.
 
-``tools/first_run.py`` itself takes minutes (a fresh venv, every chapter twice); ``make test``
+``tools/first_run.py`` itself takes minutes (a fresh venv, every chapter); ``make test``
 runs it after pytest. These tests check its pieces quickly, on a tiny stand-in for shared/data.
 """
 

@@ -14,7 +14,10 @@ Starting from nothing, this script
    (torch, ...) with it;
 4. runs every notebook top to bottom in quick mode (``IMGEN_QUICK=1``) with an empty data folder
    (``IMGEN_DATA``), then checks that imgen was installed from the clone, not the working tree;
-5. runs them all again and checks that the server saw no request: nothing is fetched twice;
+5. checks that pass 1 asked for no file twice (a later chapter found what an earlier one
+   fetched), then loads every data set pass 1 fetched again, both splits, in the learner's
+   venv, and checks that none of those files is asked for again: nothing is fetched twice
+   (running every notebook a second time would prove the same in many more minutes);
 6. stops the server and, in another empty data folder, checks that a loader fails with the
    offline ``DataNotFoundError`` that names the set, the URL, the folder and ``IMGEN_DATA``;
 7. prints the bytes served per data set and the time of each step.
@@ -29,6 +32,7 @@ Any failure ends it with exit status 1 (the work folder is then kept for a look)
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import json
 import os
@@ -68,6 +72,20 @@ except Exception as err:
     sys.exit(3)
 print(json.dumps({"type": None, "message": "the load succeeded"}))
 sys.exit(4)
+"""
+# Pass 2: load again (both splits) every data set pass 1 fetched, named as the mirror names them.
+RELOAD_SCRIPT = """\
+import sys
+from imgen import data
+from imgen.data import paintings, sources
+for name in sys.argv[1:]:
+    if name == "paintings":
+        for painting in sources.PAINTINGS:
+            paintings.painting_path(painting)
+    else:
+        for split in ("train", "test"):
+            data.load(name, split)
+    print("loaded again:", name, flush=True)
 """
 LFW_URL_PART = "github.com/braun-steven/dfi-tensorflow"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -351,6 +369,14 @@ def check_installed(python: Path, commit: str, version: str, clone: Path, env: d
     say(show.stdout.strip())
 
 
+def check_served(requests: list[dict], label: str) -> None:
+    """Every request the server saw was answered with the file."""
+    bad = [r for r in requests if r["status"] != 200]
+    if bad:
+        raise Failure(f"{label}: the server answered {len(bad)} request(s) with an error: "
+                      f"{bad[:5]}")
+
+
 def check_offline(python: Path, env: dict, folder: Path) -> str:
     """With the server stopped, a loader must fail with an offline DataNotFoundError."""
     result = run([python, "-c", OFFLINE_SCRIPT], env=env, cwd=folder, check=False, capture=True)
@@ -470,30 +496,36 @@ def main(argv: list[str] | None = None) -> int:
             JUPYTER_CONFIG_DIR=str(jupyter / "config"), JUPYTER_DATA_DIR=str(jupyter / "data"),
             IPYTHONDIR=str(jupyter / "ipython"),
         )
-        for number in (1, 2):
-            before = len(read_requests(requests_log))
-            title = ("run every notebook (installs imgen, downloads the data)" if number == 1
-                     else "run every notebook again (nothing may be fetched)")
-            with steps.step(title):
-                rows = execute_notebooks(python, notebooks, work / f"executed-{number}", nb_env)
-                passes.append(rows)
-                new = read_requests(requests_log)[before:]
-                served[f"pass {number}"] = new
-                failed = [(name, error) for name, _, error in rows if error]
-                if failed:
-                    raise Failure(f"pass {number}: {len(failed)} notebook(s) failed: "
-                                  + ", ".join(name for name, _ in failed))
-                bad = [r for r in new if r["status"] != 200]
-                if bad:
-                    raise Failure(f"pass {number}: the server answered {len(bad)} request(s) "
-                                  f"with an error: {bad[:5]}")
-                if number == 1:
-                    check_installed(python, commit, version, clone, nb_env)
-                    if not new:
-                        raise Failure("pass 1 fetched nothing: the loaders did not use the mirror")
-                elif new:
-                    raise Failure(f"pass 2 fetched {len(new)} file(s) again: "
-                                  + ", ".join(r["path"] for r in new[:10]))
+        with steps.step("run every notebook (installs imgen, downloads the data)"):
+            rows = execute_notebooks(python, notebooks, work / "executed", nb_env)
+            passes.append(rows)
+            first = read_requests(requests_log)
+            served["pass 1"] = first
+            failed = [(name, error) for name, _, error in rows if error]
+            if failed:
+                raise Failure(f"{len(failed)} notebook(s) failed: "
+                              + ", ".join(name for name, _ in failed))
+            check_served(first, "pass 1")
+            check_installed(python, commit, version, clone, nb_env)
+            if not first:
+                raise Failure("pass 1 fetched nothing: the loaders did not use the mirror")
+            counts = collections.Counter(r["path"] for r in first)
+            twice = sorted(path for path, n in counts.items() if n > 1)
+            if twice:
+                raise Failure(f"pass 1 fetched {len(twice)} file(s) more than once: "
+                              + ", ".join(twice[:10]))
+
+        with steps.step("load every fetched data set again (nothing may be fetched)"):
+            names = sorted({r["dataset"] for r in first if r["dataset"]})
+            run([python, "-c", RELOAD_SCRIPT, *names], env=nb_env, cwd=work)
+            again = read_requests(requests_log)[len(first):]
+            served["pass 2"] = again
+            check_served(again, "pass 2")
+            fetched = {r["path"] for r in first}
+            repeated = [r["path"] for r in again if r["path"] in fetched]
+            if repeated:
+                raise Failure(f"pass 2 fetched {len(repeated)} file(s) again: "
+                              + ", ".join(repeated[:10]))
 
         with steps.step("stop the server; a loader must fail offline, clearly"):
             stop_server(server, url)

@@ -497,9 +497,10 @@ def main(argv: list[str] | None = None) -> int:
             IPYTHONDIR=str(jupyter / "ipython"),
         )
         with steps.step("run every notebook (installs imgen, downloads the data)"):
+            probes = len(read_requests(requests_log))  # start_server's check that it is up
             rows = execute_notebooks(python, notebooks, work / "executed", nb_env)
             passes.append(rows)
-            first = read_requests(requests_log)
+            first = read_requests(requests_log)[probes:]
             served["pass 1"] = first
             failed = [(name, error) for name, _, error in rows if error]
             if failed:
@@ -518,7 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         with steps.step("load every fetched data set again (nothing may be fetched)"):
             names = sorted({r["dataset"] for r in first if r["dataset"]})
             run([python, "-c", RELOAD_SCRIPT, *names], env=nb_env, cwd=work)
-            again = read_requests(requests_log)[len(first):]
+            again = read_requests(requests_log)[probes + len(first):]
             served["pass 2"] = again
             check_served(again, "pass 2")
             fetched = {r["path"] for r in first}

@@ -9,7 +9,7 @@ export IMGEN_QUICK ?= 1
 
 .PHONY: help venv test lint check-notebooks pytest book clean-book clean
 .PHONY: publish lint-workflows
-.PHONY: first-run
+.PHONY: first-run student student-notebooks student-check
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[book,test]'
 	touch $(STAMP)
 
-test: lint check-notebooks pytest first-run  ## Lint, check notebooks carry no outputs, run pytest + nbval, then the first run
+test: lint check-notebooks student-notebooks pytest first-run  ## Lint, check notebooks carry no outputs, write the student notebooks, run pytest + nbval, then the first run
 
 lint: $(STAMP) lint-workflows  ## ruff over the package, tests and tools; lint-workflows
 	$(BIN)/ruff check imgen tests tools benchmarks
@@ -51,7 +51,7 @@ first-run: $(STAMP)  ## Every chapter from a fresh venv and an empty data folder
 QUICK_CONFIG := _build/_config.quick.yml
 $(QUICK_CONFIG): _config.yml | $(STAMP)
 	@mkdir -p $(@D)
-	$(BIN)/python -c 'import sys, yaml; c = yaml.safe_load(open(sys.argv[1])); c.setdefault("execute", {}).update(execute_notebooks="force", cache="_build/.jupyter_cache-quick"); yaml.safe_dump(c, open(sys.argv[2], "w"), sort_keys=False)' $< $@
+	$(BIN)/python -c 'import os, sys, yaml; c = yaml.safe_load(open(sys.argv[1])); c.setdefault("execute", {}).update(execute_notebooks="force", cache="_build/.jupyter_cache-quick"); ext = c["sphinx"].get("local_extensions", {}); ext.update({k: os.path.abspath(v) for k, v in ext.items()}); yaml.safe_dump(c, open(sys.argv[2], "w"), sort_keys=False)' $< $@
 
 book: $(STAMP) $(QUICK_CONFIG)  ## Build the Jupyter Book into _build/html, executing every notebook (quick mode)
 	$(BIN)/jupyter-book build --all -W --keep-going --config $(QUICK_CONFIG) .
@@ -72,6 +72,22 @@ publish: $(STAMP)  ## Build the published book (full mode) into _build/html; unc
 	mkdir -p $(EXEC_CACHE) && echo "$$fingerprint" > $(EXEC_CACHE)/imgen-fingerprint
 	IMGEN_QUICK=0 $(BIN)/jupyter-book build --all -W --keep-going .
 	@echo "Open _build/html/index.html (full mode; CI deploys it to https://imgen-course.github.io/imgen/)"
+
+# The student edition (tools/student.py): notebooks whose solutions are nbgrader stubs, in
+# _build/student/notebooks (hand these out), and a book of them without solutions, built without
+# running anything into _build/student/_build/html. tests/test_student.py runs them.
+STUDENT := _build/student
+student-notebooks: $(STAMP)  ## Write the student notebooks into _build/student/notebooks (solutions stubbed, no leaks)
+	$(BIN)/python tools/student.py notebooks/*.ipynb --out $(STUDENT)
+
+# Every student notebook run for real (quick mode): no error but NotImplementedError in a stub
+# cell. `make test` proves the same more cheaply (tests/test_student.py): this runs the chapters.
+student-check: $(STAMP)  ## Run every student notebook (quick mode): only stub cells may fail, with NotImplementedError
+	IMGEN_STUDENT_RUN=1 $(BIN)/python -m pytest tests/test_student.py -k runs_up_to_its_stubs
+
+student: student-notebooks  ## The student edition: notebooks, and a book without solutions in _build/student/_build/html
+	$(BIN)/jupyter-book build --all -W --keep-going $(STUDENT)
+	@echo "Hand out $(STUDENT)/notebooks; open $(STUDENT)/_build/html/index.html"
 
 clean-book:  ## Remove the built book
 	rm -rf _build

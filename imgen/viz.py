@@ -1,11 +1,13 @@
-"""Plotting helpers for the notebooks: image grids and rows of images to compare.
+"""Plotting helpers for the notebooks: image grids, rows of images to compare, PNG bytes.
 
-Every function takes images as a tensor ``(N, C, H, W)`` (``uint8`` 0..255 or float 0..1, one or
-three channels) and draws with matplotlib. Used from the first chapter on.
+Every plotting function takes images as a tensor ``(N, C, H, W)`` (``uint8`` 0..255 or float
+0..1, one or three channels) and draws with matplotlib. Used from the first chapter on;
+:func:`to_png` feeds the widgets of the fruit and inpainting chapters.
 """
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -93,3 +95,19 @@ def compare_rows(rows: dict[str, torch.Tensor], *, n: int = 8, scale: float = 1.
         ax.set_ylabel(label, rotation=0, ha="right", va="center")
     fig.tight_layout()
     return fig
+
+
+def to_png(image: torch.Tensor, scale: int = 1) -> bytes:
+    """One image ``(C, H, W)`` in 0..1 (C = 1 or 3) as PNG bytes, ``scale`` times enlarged with
+    square pixels (for ``ipywidgets.Image`` and web pages; the fruit and inpainting chapters)."""
+    from PIL import Image
+
+    if image.dim() != 3 or image.shape[0] not in (1, 3):
+        raise ValueError(f"expected one image (C, H, W) with 1 or 3 channels, got shape "
+                         f"{tuple(image.shape)}")
+    pixels = (image.detach().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()
+    pixels = pixels.repeat(scale, 0).repeat(scale, 1)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels.squeeze(-1) if pixels.shape[-1] == 1 else pixels).save(
+        buffer, format="png")
+    return buffer.getvalue()

@@ -1,8 +1,11 @@
+import io
+
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from imgen.viz import compare_rows, image_grid, show_images
+from imgen.viz import compare_rows, image_grid, show_images, to_png
 
 
 def test_grid_of_uint8_rgb_images_has_padding_and_scaled_pixels():
@@ -38,3 +41,16 @@ def test_show_images_and_compare_rows_draw():
     rows = {"original": torch.rand(4, 1, 8, 8), "reconstruction": torch.rand(4, 1, 8, 8)}
     fig = compare_rows(rows)
     assert [a.get_ylabel() for a in fig.axes] == ["original", "reconstruction"]
+
+
+def test_to_png_enlarges_with_square_pixels():
+    image = torch.zeros(1, 2, 3)
+    image[0, 1, 2] = 1.0
+    png = Image.open(io.BytesIO(to_png(image, scale=4)))
+    assert png.size == (12, 8)
+    assert png.getpixel((11, 7)) == 255 and png.getpixel((7, 3)) == 0
+
+
+def test_to_png_refuses_a_batch():
+    with pytest.raises(ValueError, match=r"one image \(C, H, W\).*\(2, 3, 4, 4\)"):
+        to_png(torch.zeros(2, 3, 4, 4))

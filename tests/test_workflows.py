@@ -10,6 +10,7 @@ the publishing job's shape.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -170,6 +171,10 @@ def test_quick_builds_never_share_the_published_execution_cache(tmp_path):
     assert quick["execute"]["cache"] not in ("", "_build/.jupyter_cache")
     everything_else = yaml.safe_load((ROOT / "_config.yml").read_text())
     del quick["execute"], everything_else["execute"]
+    # Local extensions' folders are relative to the config file, so the copy names them in full.
+    extensions = everything_else["sphinx"].pop("local_extensions")
+    assert quick["sphinx"].pop("local_extensions") == {
+        name: os.path.abspath(ROOT / folder) for name, folder in extensions.items()}
     assert quick == everything_else
 
 

@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[book,test]'
 	touch $(STAMP)
 
-test: lint check-notebooks student-notebooks pytest first-run  ## Lint, check notebooks carry no outputs, write the student notebooks, run pytest + nbval, then the first run
+test: lint check-notebooks student pytest first-run  ## Lint, check notebooks carry no outputs, build the student edition (no solution may leak), run pytest + nbval, then the first run
 
 lint: $(STAMP) lint-workflows  ## ruff over the package, tests and tools; lint-workflows
 	$(BIN)/ruff check imgen tests tools benchmarks
@@ -87,6 +87,7 @@ student-check: $(STAMP)  ## Run every student notebook (quick mode): only stub c
 
 student: student-notebooks  ## The student edition: notebooks, and a book without solutions in _build/student/_build/html
 	$(BIN)/jupyter-book build --all -W --keep-going $(STUDENT)
+	$(BIN)/python tools/student.py notebooks/*.ipynb --check-book $(STUDENT)/_build/html
 	@echo "Hand out $(STUDENT)/notebooks; open $(STUDENT)/_build/html/index.html"
 
 clean-book:  ## Remove the built book

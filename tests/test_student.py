@@ -87,6 +87,30 @@ def test_leaks_ignores_solution_lines_that_the_chapter_also_has_outside_solution
     assert student.leaks(student.student_notebook(teacher), teacher) == []
 
 
+def _page(tmp_path, body):
+    page = tmp_path / "notebooks" / "ch.html"
+    page.parent.mkdir(exist_ok=True)
+    page.write_text(f"<html><body><h1>Exercises</h1><p>Compute six.</p>{body}</body></html>")
+    return page
+
+
+def test_book_leaks_finds_solution_code_prose_and_blocks_in_a_built_page(tmp_path):
+    teacher = nbformat.v4.new_notebook(cells=exercise_cells())
+    clean = _page(tmp_path, "<pre><span>raise</span> NotImplementedError()\ncheck(answer)</pre>")
+    assert student.book_leaks(clean, teacher) == []
+    code_leak = _page(tmp_path, '<pre><span class="n">answer</span> = 2 &#42; 3\n</pre>')
+    assert student.book_leaks(code_leak, teacher) == ["answer = 2 * 3"]
+    block = _page(tmp_path, '<div class="solution dropdown"><p>Multiply two by three.</p></div>')
+    assert student.book_leaks(block, teacher) == ["a block of class 'solution'",
+                                                  "Multiply two by three."]
+    notebook = tmp_path / "ch.ipynb"
+    nbformat.write(teacher, notebook)
+    assert student.check_book(tmp_path, [notebook]) == [
+        "ch.html: \"a block of class 'solution'\"", "ch.html: 'Multiply two by three.'"]
+    assert student.check_book(tmp_path / "elsewhere", [notebook])[0].endswith(
+        "missing from the student book")
+
+
 def _error(ename):
     return nbformat.v4.new_output("error", ename=ename, evalue="", traceback=[])
 

@@ -1,6 +1,7 @@
 """Make the student edition of the chapters: every solution's code stubbed out, its prose removed.
 
     python tools/student.py notebooks/*.ipynb --out _build/student   # what `make student` runs
+    python tools/student.py notebooks/*.ipynb --check-book _build/student/_build/html
 
 How a chapter marks an exercise (README, "Writing exercises"): a markdown cell with the
 ``{exercise}`` directive, then the solution between a markdown cell that opens with
@@ -23,6 +24,8 @@ With ``--out`` it also writes a student book: the student notebooks with the boo
 from __future__ import annotations
 
 import argparse
+import html
+import html.parser
 import re
 import shutil
 import sys
@@ -196,11 +199,71 @@ def write_student_book(notebooks: list[Path], out: Path) -> list[Path]:
     return written
 
 
+class _Text(html.parser.HTMLParser):
+    """The text of an HTML page, a line break at each block element; and its elements' classes."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.classes: set[str] = set()
+
+    BLOCKS = {"p", "div", "pre", "li", "br", "tr", "td", "th", "section", "h1", "h2", "h3",
+              "h4", "h5", "h6", "blockquote", "dt", "dd"}
+
+    def handle_starttag(self, tag, attrs) -> None:
+        self.classes.update((dict(attrs).get("class") or "").split())
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag) -> None:
+        if tag in self.BLOCKS:
+            self.parts.append("\n")
+
+    def handle_data(self, data) -> None:
+        self.parts.append(data)
+
+
+def book_leaks(page: Path, teacher) -> list[str]:
+    """What of ``teacher``'s solutions appears in the built student page ``page`` (HTML): the
+    markers, a solution's code or prose line, or a solution block (sphinx-exercise's class)."""
+    parser = _Text()
+    parser.feed(page.read_text(encoding="utf-8"))
+    text = html.unescape("".join(parser.parts))
+    found = [marker for marker in MARKERS if marker in text]
+    found += [f"a block of class {c!r}" for c in ("solution", "solution-start") if c in
+              parser.classes]
+    inside, outside = solution_lines(teacher)
+    page_lines = {line.strip() for line in text.splitlines()}
+    return found + sorted((inside - outside) & page_lines)
+
+
+def check_book(html_dir: Path, notebooks: list[Path]) -> list[str]:
+    """Each chapter's page in the built student book, checked by :func:`book_leaks`."""
+    problems = []
+    for path in notebooks:
+        page = html_dir / "notebooks" / f"{path.stem}.html"
+        if not page.is_file():
+            problems.append(f"{page}: missing from the student book")
+            continue
+        teacher = nbformat.read(path, as_version=4)
+        problems += [f"{page.name}: {leak!r}" for leak in book_leaks(page, teacher)]
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("notebooks", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=ROOT / "_build" / "student")
+    parser.add_argument("--check-book", type=Path, metavar="HTML",
+                        help="check the built student book in HTML (its _build/html) instead")
     args = parser.parse_args(argv)
+    if args.check_book:
+        problems = check_book(args.check_book, args.notebooks)
+        for problem in problems:
+            print(f"leak: {problem}", file=sys.stderr)
+        print(f"{args.check_book}: {len(args.notebooks)} chapter page(s), "
+              f"{len(problems)} leak(s)")
+        return 1 if problems else 0
     try:
         written = write_student_book(args.notebooks, args.out)
     except ExerciseFormatError as error:

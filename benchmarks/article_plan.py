@@ -93,6 +93,7 @@ def measure(args):
             timed = time_training(name, options, batch, **limits, amp=True)
             row["step_seconds_bf16"], row["steps_bf16"] = timed
         row["score_seconds_per_image"] = time_scoring(name, options)
+        row["load_average"] = os.getloadavg()[0]  # the CPU is shared: how busy it was
         rows.append(row)
         print(json.dumps(row), flush=True)
     result = {
@@ -123,7 +124,7 @@ def plan(args):
     rows = {(r["data"], r["model"], r["latent"], r["batch_size"]): r for r in speeds["rows"]}
     print(
         f"Measured {speeds['date']}, up to {speeds['steps']} steps or {speeds['seconds']:g} s per "
-        f"model on one thread, load average {speeds['load_average'][0]:.1f} on "
+        f"model on one thread, load average at the end {speeds['load_average'][0]:.1f} on "
         f"{speeds['cpus']} CPUs (bf16 autocast "
         f"{'available' if speeds['cpu_bf16'] else 'not available'}).\n"
     )

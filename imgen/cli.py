@@ -1,11 +1,14 @@
-"""The command line: ``python -m imgen train | evaluate | sweep``.
+"""The command line: ``python -m imgen train | evaluate | register | rescore | sweep | baselines``.
 
 - ``train`` trains one model on one data set and writes ``checkpoint.pt`` and ``metrics.json``
   (test score on the full test split, seconds, history, the exact command) into ``--out``;
   ``--register NAME`` ships it as a pretrained model (see :mod:`imgen.pretrained`).
 - ``evaluate`` prints the test score of a checkpoint file or of a pretrained model.
-- ``sweep`` trains the article's model and ours for every cell of the article's results table
-  (:data:`SWEEP_CELLS`), one row per run in ``sweep.csv``, and writes ``sweep.md`` beside it.
+- ``sweep`` trains the article's model and ours for every cell of the article's results table,
+  one row per run in ``sweep.csv``, and writes ``sweep.md`` beside it (the experiment itself is
+  :mod:`imgen.sweep`; its constants are re-exported here, where the chapters read them).
+- ``baselines`` prints the linear baselines of the article's cells beside its values
+  (:mod:`imgen.baselines` on the protocol of :mod:`imgen.article`).
 
 The results chapter shows ``sweep.md``; every pretrained model records the command that made it.
 """
@@ -13,99 +16,31 @@ The results chapter shows ``sweep.md``; every pretrained model records the comma
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
-import io
 import json
 import shlex
 import sys
 from pathlib import Path
-from typing import NamedTuple
 
 import torch
 
-from imgen import data, pretrained, settings, vae
+from imgen import article, baselines, data, pretrained, settings, sweep, vae
 from imgen.checkpoint import CheckpointError, atomic_open, load_checkpoint, model_from_checkpoint
 from imgen.models import MODELS, build_model
 from imgen.occlusion import KINDS
+from imgen.sweep import (  # noqa: F401  (the chapters read these names from here too)
+    OUR_MODEL,
+    QUICK,
+    SWEEP_CELLS,
+    SWEEP_COLUMNS,
+    SWEEP_EPOCH_FACTOR,
+    SWEEP_EPOCHS,
+    SWEEP_RECIPES,
+    SWEEP_SETTINGS,
+    Cell,
+    sweep_report,
+)
 from imgen.train import AUGMENTS, SCHEDULES, TASKS, amp_settings, evaluate, fit, select_device
-
-
-class Cell(NamedTuple):
-    """One row of the article's results table: its model's test MSE on a data set and task."""
-
-    data: str
-    model: str
-    latent: int
-    task: str
-    article_mse: float
-
-    @property
-    def id(self):
-        return f"{self.data}/{self.model}/{self.latent}/{self.task}"
-
-
-# Article D's table. "cifar" is CIFAR-100 when it is in the data folder, else CIFAR-10.
-SWEEP_CELLS = (
-    Cell("mnist", "basic", 32, "reconstruct", 0.017),
-    Cell("mnist", "basic", 32, "complete", 0.023),
-    Cell("mnist", "deep", 32, "reconstruct", 0.0030),
-    Cell("mnist", "deep", 32, "complete", 0.015),
-    Cell("mnist", "deep", 128, "complete", 0.0147),
-    Cell("mnist", "deep", 512, "complete", 0.0146),
-    Cell("lfw", "basic", 32, "reconstruct", 0.0056),
-    Cell("lfw", "basic", 32, "complete", 0.0078),
-    Cell("lfw", "deep", 16, "reconstruct", 0.0068),
-    Cell("lfw", "deep", 32, "reconstruct", 0.0052),
-    Cell("lfw", "deep", 64, "reconstruct", 0.0038),
-    Cell("lfw", "deep", 64, "complete", 0.0080),
-    Cell("lfw", "deep", 128, "complete", 0.0076),
-    Cell("lfw", "deep", 512, "complete", 0.0078),
-    Cell("cifar", "basic", 32, "reconstruct", 0.0132),
-    Cell("cifar", "basic", 32, "complete", 0.0232),
-    Cell("cifar", "deep", 32, "reconstruct", 0.011),
-    Cell("cifar", "deep", 64, "complete", 0.0234),
-    Cell("cifar", "deep", 128, "complete", 0.0231),
-)
-ARTICLE_DATA_NAMES = {"mnist": "MNIST", "lfw": "LFW", "cifar": "CIFAR-100"}
-OUR_MODEL = "conv"
-# The article gives no epochs. Every data set gets about 4,700 Adam steps of 128 images: 10
-# epochs of MNIST's 60,000, 30 of the 20,000-image CIFAR copy, 280 of the LFW subset's 2,126 faces.
-# (With fewer steps on the small sets, every model stopped far from converged.) The article's deep
-# model trains at ~150 images/s on one CPU thread, so each of its runs takes about an hour here.
-SWEEP_EPOCHS = {"mnist": 10, "lfw": 280, "cifar": 30}
-# The basic model is a linear map, which Adam brings only slowly to its optimum (the principal
-# component subspace); it costs almost nothing, so it gets five times the epochs.
-SWEEP_EPOCH_FACTOR = {"basic": 5}
-SWEEP_SETTINGS = {"batch_size": 128, "lr": 1e-3, "seed": 0, "occlusion": "bottom"}
-# Our model's own recipe where the plain one overfits; the article's models keep plain Adam at a
-# constant rate. On LFW's 2,126 faces and in CIFAR completion, ``conv`` learned the training
-# images by heart (its validation error turned upward long before the end). Mirroring half of
-# each batch and annealing the rate cured most of it; LFW completion, where overfitting set in
-# within a few hundred steps, also trains for fewer epochs. Chosen on validation images held out
-# of the *training* split (``benchmarks/recipes.py``), so the test split chose nothing.
-SWEEP_RECIPES = {
-    ("lfw", "reconstruct"): {"augment": "flip", "schedule": "cosine"},
-    ("lfw", "complete"): {"augment": "flip", "schedule": "cosine", "epochs": 60},
-    ("cifar", "complete"): {"augment": "flip", "schedule": "cosine"},
-}
-QUICK = {"subset": 64, "test_subset": 32, "epochs": 1}
-SWEEP_COLUMNS = (
-    "data",
-    "article_model",
-    "dataset_used",
-    "model",
-    "latent",
-    "task",
-    "article_mse",
-    "our_mse",
-    "epochs",
-    "train_images",
-    "seconds",
-    "device",
-    "date",
-    "command",
-)
 
 
 class UsageError(Exception):
@@ -285,6 +220,19 @@ def build_parser():
     )
     _add_runtime_arguments(sweep)
     sweep.set_defaults(run=sweep_command)
+
+    floor = commands.add_parser(
+        "baselines",
+        help="the linear baselines of the article's cells (PCA, reduced-rank ridge), in seconds",
+    )
+    floor.add_argument(
+        "--data",
+        action="append",
+        choices=list(article.PROTOCOLS),
+        help="only this data set (may repeat; default: all three)",
+    )
+    floor.add_argument("--no-download", action="store_true", help="use only the data folder")
+    floor.set_defaults(run=baselines_command)
     return parser
 
 
@@ -474,211 +422,46 @@ def rescore_command(args, command):
 
 
 def sweep_command(args, command):
-    """``sweep``: train and score the article's model and ours for each cell of
-    :data:`SWEEP_CELLS`, skipping runs already in ``sweep.csv``; rewrite ``sweep.md``."""
+    """``sweep``: :func:`imgen.sweep.run` for the cells ``--only`` selects; each run is a
+    ``train`` command line, run here."""
     args.quick = args.quick or settings.is_quick()
     out = args.out or Path("results/quick" if args.quick else "results")
     # The table ships inside the package (the results chapter reads it, in Colab too); the runs'
     # checkpoints stay under results/runs/.
     tables = args.out or (out if args.quick else pretrained.RESULTS_DIR)
-    cells = [cell for cell in SWEEP_CELLS if _selected(cell, args.only)]
-    if not cells:
-        raise UsageError(f"--only {args.only} matches no cell; cells are like {SWEEP_CELLS[0].id}")
-    runs = [
-        (cell, model)
-        for cell in cells
-        for model in (cell.model, OUR_MODEL)
-        if not args.model or model in args.model
-    ]
     cache = {}
-    for number, (cell, model) in enumerate(runs, 1):
-        # Re-read before each run: another sweep (say, --only lfw beside --only mnist) may have
-        # added rows since; each writes only its own rows into what is on disk now.
-        rows = _read_rows(tables / "sweep.csv")
-        if _row_key(cell, model) in rows:
-            continue
-        # Ours is trained once for cells that share data, latent and task; its row is copied.
-        row = _same_run(rows, cell, model)
-        if row is None:
-            print(f"[{number}/{len(runs)}] {cell.id}: training {model}", file=sys.stderr)
-            argv = _train_argv(cell, model, out, args)
-            status = train_command(
-                build_parser().parse_args(argv), "python -m imgen " + shlex.join(argv), cache
-            )
-            if status != 0:
-                return status
-            metrics = json.loads((_run_folder(out, cell, model) / "metrics.json").read_text())
-            row = _sweep_row(cell, model, metrics)
-        row = {**row, "article_model": cell.model, "article_mse": cell.article_mse}
-        rows = _read_rows(tables / "sweep.csv")
-        rows[_row_key(cell, model)] = {key: str(value) for key, value in row.items()}
-        _write_rows(tables / "sweep.csv", rows.values())
-        _write_text(tables / "sweep.md", sweep_report(rows))
-    rows = _read_rows(tables / "sweep.csv")
-    _write_text(tables / "sweep.md", sweep_report(rows))
-    print(f"{tables / 'sweep.md'}: {len(rows)} runs")
-    return 0
 
-
-def sweep_report(rows):
-    """``sweep.md``: the article's test MSE beside ours for every cell, with the ratios."""
-    lines = [
-        "# Test MSE: the article's numbers beside ours",
-        "",
-        "Mean squared error per pixel (pixels in 0..1) on the whole test split. *ratio* is ours "
-        "divided by the article's: below 1, our error is lower. *same model* is the article's "
-        f"model trained here; `{OUR_MODEL}` is our convolutional autoencoder. Made by "
-        "`python -m imgen sweep`; every run's command is in `sweep.csv`.",
-        "",
-        f"| data | latent | task | article's model | article | same model | ratio | "
-        f"`{OUR_MODEL}` | ratio |",
-        "|---|---:|---|---|---:|---:|---:|---:|---:|",
-    ]
-    for cell in SWEEP_CELLS:
-        same, ours = rows.get(_row_key(cell, cell.model)), rows.get(_row_key(cell, OUR_MODEL))
-        name = ARTICLE_DATA_NAMES[cell.data]
-        used = (same or ours or {}).get("dataset_used", name)
-        if used != name:
-            name += f" (ran on {used})"
-        lines.append(
-            f"| {name} | {cell.latent} | {cell.task} | {cell.model} | {cell.article_mse:g} | "
-            f"{_mse(same)} | {_ratio(same, cell)} | {_mse(ours)} | {_ratio(ours, cell)} |"
+    def train(argv):
+        return train_command(
+            build_parser().parse_args(argv), "python -m imgen " + shlex.join(argv), cache
         )
 
-    # One entry per training budget; a model that ran on one data set with more than one budget
-    # (our model's recipes) is named with its task, so each budget reads unambiguously.
-    def budget(row):
-        return int(row["epochs"]), row["train_images"], row["device"]
-
-    budgets = {}
-    for row in rows.values():
-        budgets.setdefault((row["data"], row["model"]), set()).add(budget(row))
-    runs = {}
-    for row in rows.values():
-        several = len(budgets[row["data"], row["model"]]) > 1
-        runs.setdefault((row["data"], *budget(row)), set()).add(
-            f"{row['model']} {row['task']}" if several else row["model"]
-        )
-    trained = [
-        f"{ARTICLE_DATA_NAMES[name]} {', '.join(sorted(models))}: {_epochs(epochs)} of "
-        f"{images} images on {device}"
-        for (name, epochs, images, device), models in sorted(runs.items())
-    ]
-    lines += ["", "Runs: " + "; ".join(trained) + "." if trained else "No runs yet."]
-    recipes = {}
-    for row in rows.values():
-        recipe = _recipe(row["command"])
-        if recipe:
-            name = f"{ARTICLE_DATA_NAMES[row['data']]} {row['model']} {row['task']}"
-            recipes.setdefault(recipe, set()).add(name)
-    if recipes:
-        each = [f"{', '.join(sorted(names))}: `{recipe}`" for recipe, names in recipes.items()]
-        lines += ["", "Trained with more than Adam at a constant rate: " + "; ".join(each) + "."]
-    return "\n".join(lines) + "\n"
+    try:
+        return sweep.run(args.only, args.model, out, tables, _sweep_options(args), train)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
 
 
-def _recipe(command):
-    """The options of a recorded ``train`` command beyond plain Adam at a constant rate."""
-    argv = shlex.split(command)
-    plain = {"--schedule": "constant", "--augment": "none", "--weight-decay": "0.0"}
-    return " ".join(
-        f"{option} {argv[argv.index(option) + 1]}"
-        for option, default in plain.items()
-        if option in argv and argv[argv.index(option) + 1] != default
-    )
-
-
-def _same_run(rows, cell, model):
-    """A row of ``rows`` that ran ``model`` with ``cell``'s data, latent and task, or None."""
-    for row in rows.values():
-        if (row["data"], row["model"], row["latent"], row["task"]) == (
-            cell.data,
-            model,
-            str(cell.latent),
-            cell.task,
-        ):
-            return row
-    return None
-
-
-def _sweep_row(cell, model, metrics):
-    """The ``sweep.csv`` row of one run, from its ``metrics.json``."""
-    return {
-        "data": cell.data,
-        "dataset_used": metrics["dataset"],
-        "model": model,
-        "latent": cell.latent,
-        "task": cell.task,
-        "our_mse": metrics["test_mse"],
-        "epochs": metrics["epochs"],
-        "train_images": metrics["train_images"],
-        "seconds": round(metrics["train_seconds"], 1),
-        "device": metrics["device"],
-        "date": metrics["date"],
-        "command": metrics["command"],
-    }
-
-
-def _run_folder(out, cell, model):
-    return out / "runs" / f"{cell.data}-{model}-{cell.latent}-{cell.task}"
+def _sweep_options(args):
+    """The keyword options of :func:`imgen.sweep.train_argv` a ``sweep`` command line sets."""
+    names = ("quick", "epochs_scale", "device", "no_progress", "no_amp", "amp")
+    return {name: getattr(args, name) for name in names}
 
 
 def _train_argv(cell, model, out, args):
-    """The ``train`` command line of one sweep run (it is also what ``sweep.csv`` records)."""
-    factor = SWEEP_EPOCH_FACTOR.get(model, 1)
-    recipe = dict(SWEEP_RECIPES.get((cell.data, cell.task), {})) if model == OUR_MODEL else {}
-    epochs = recipe.pop("epochs", SWEEP_EPOCHS[cell.data])
-    epochs = max(1, round(epochs * factor * args.epochs_scale))
-    options = {
-        "--data": cell.data,
-        "--model": model,
-        "--latent": cell.latent,
-        "--task": cell.task,
-        "--occlusion": SWEEP_SETTINGS["occlusion"],
-        "--epochs": QUICK["epochs"] if args.quick else epochs,
-        "--batch-size": SWEEP_SETTINGS["batch_size"],
-        "--lr": SWEEP_SETTINGS["lr"],
-        "--seed": SWEEP_SETTINGS["seed"],
-        **{f"--{option.replace('_', '-')}": value for option, value in recipe.items()},
-        "--out": _run_folder(out, cell, model),
-        "--device": args.device,
-    }
-    if args.quick:
-        options.update({"--subset": QUICK["subset"], "--test-subset": QUICK["test_subset"]})
-    flags = ["--resume"]
-    flags += ["--no-progress"] if args.no_progress else []
-    flags += ["--no-amp"] if args.no_amp else []
-    flags += ["--amp"] if args.amp else []
-    return ["train", *(str(part) for option in options.items() for part in option), *flags]
+    """The ``train`` command line of one run of a ``sweep`` command line ``args``."""
+    return sweep.train_argv(cell, model, out, **_sweep_options(args))
 
 
-def _selected(cell, only):
-    return not only or any(
-        cell.id == prefix.strip("/") or cell.id.startswith(prefix.strip("/") + "/")
-        for prefix in only
-    )
-
-
-def _row_key(cell, model):
-    return (cell.data, cell.model, str(cell.latent), cell.task, model)
-
-
-def _read_rows(path):
-    if not path.is_file():
-        return {}
-    with path.open(newline="") as file:
-        return {
-            (row["data"], row["article_model"], row["latent"], row["task"], row["model"]): row
-            for row in csv.DictReader(file)
-        }
-
-
-def _write_rows(path, rows):
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=SWEEP_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    _write_text(path, text.getvalue())
+def baselines_command(args, command):
+    """``baselines``: the article's cells' linear baselines, printed beside its values."""
+    for name in args.data or article.PROTOCOLS:
+        cells = [cell for cell in article.CELLS if cell.data == name]
+        splits = article.load_splits(name, download=not args.no_download)
+        sizes = ", ".join(f"{part} {len(images):,}" for part, images in splits._asdict().items())
+        print(f"{article.PROTOCOLS[name].name} ({sizes} images):")
+        print(baselines.baseline_table(baselines.article_baselines(cells, splits)))
+    return 0
 
 
 def _write_text(path, text):
@@ -688,14 +471,6 @@ def _write_text(path, text):
 
 def _epochs(n):
     return f"{n} epoch" if n == 1 else f"{n} epochs"
-
-
-def _mse(row):
-    return "–" if row is None else f"{float(row['our_mse']):.4g}"
-
-
-def _ratio(row, cell):
-    return "–" if row is None else f"{float(row['our_mse']) / cell.article_mse:.2f}"
 
 
 def _load(name, split, subset, seed, cache=None, labels=None):

@@ -1,4 +1,5 @@
-"""The networks of the course: four autoencoders, two variational autoencoders, a classifier.
+"""The networks of the course: four autoencoders, two variational autoencoders, a classifier, and
+article D's three models as its code built them (``article-*``).
 
 Every autoencoder maps ``(N, C, H, W)`` float images in 0..1 to images of the same shape, through
 a code of ``latent`` numbers: ``encode(x) -> (N, latent)``, ``decode(z) -> (N, C, H, W)``.
@@ -127,6 +128,111 @@ class DeepConvAutoencoder(Autoencoder):
             decoder += [nn.ConvTranspose2d(c_in, c_out, 3, padding=1), nn.ReLU()]
         decoder.append(nn.ConvTranspose2d(32, channels, 3, padding=1))
         self.decoder = nn.Sequential(*decoder)
+
+
+class ArticleBasicAutoencoder(BasicAutoencoder):
+    """Article D's basic model as its Keras code built it: :class:`BasicAutoencoder`, initialised
+    the Keras way (Glorot-uniform weights, zero biases).
+
+    Flatten, dense to ``latent``, dense to ``C*H*W``, reshape; no activation anywhere. Parameters:
+    ``2 * C*H*W * latent + latent + C*H*W`` (50,992 for MNIST at latent 32). The "Reproducing the
+    article" page trains it on the article's protocol (:mod:`imgen.article`).
+    """
+
+    def __init__(self, in_shape=(1, 28, 28), latent=32):
+        super().__init__(in_shape, latent)
+        _keras_init(self)
+
+
+class ArticleDeepAutoencoder(Autoencoder):
+    """Article D's deep model as its Keras code built it (not as its text describes it).
+
+    Encoder: four 5x5 'same' convolutions with 32, 64, 128 and 256 channels, each followed by the
+    ``activation`` and 2x2 max pooling that rounds down (28 -> 14 -> 7 -> 3 -> 1, 45 -> 22 -> 11
+    -> 5 -> 2), then flatten and dense to ``latent``, linear. Decoder: dense to ``C*H*W``, linear,
+    reshape to ``(C, H, W)``, then four 5x5 stride-1 'same' transposed convolutions with 128, 64,
+    32 and ``out_channels`` channels, the ``activation`` on the first three: the dense layer makes
+    the full-size image and the transposed convolutions only filter it. ``activation`` is
+    ``"relu"`` (the MNIST and CIFAR notebooks) or ``"elu"`` (LFW). ``out_channels`` is 3 in all
+    three notebooks, even for 1-channel MNIST, whose 1-channel targets the loss then compares with
+    each of the 3 output channels (:func:`imgen.train.fit` does the same). Keras initialisers
+    (Glorot-uniform weights, zero biases). Images of at least 16x16.
+    """
+
+    def __init__(self, in_shape=(1, 28, 28), latent=32, activation="relu", out_channels=3):
+        super().__init__(in_shape, latent)
+        if activation not in ARTICLE_ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(ARTICLE_ACTIVATIONS)}, got {activation!r}"
+            )
+        out_channels = _check_positive_int(out_channels, "out_channels")
+        self.config = dict(
+            in_shape=self.in_shape,
+            latent=self.latent,
+            activation=activation,
+            out_channels=out_channels,
+        )
+        self.encoder, self.decoder = _article_conv_stack(
+            self.in_shape, self.latent, (32, 64, 128, 256), 5, activation, out_channels
+        )
+        _keras_init(self)
+
+
+class ArticleThreeLayerAutoencoder(Autoencoder):
+    """The smaller model of article D's LFW notebook ("MODEL 3"), behind its "LFW deep 16" cell.
+
+    Encoder: three 3x3 'same' convolutions with 32, 64 and 128 channels, each with ReLU and 2x2
+    max pooling that rounds down (45 -> 22 -> 11 -> 5), flatten, dense to ``latent``. Decoder:
+    dense to ``C*H*W``, reshape, 3x3 stride-1 'same' transposed convolutions with 64 and 32
+    channels (ReLU) and a last one with ``out_channels`` = 3 (linear). Keras initialisers.
+    268,862 parameters for 45x45 faces at latent 16. Images of at least 8x8.
+    """
+
+    def __init__(self, in_shape=(3, 45, 45), latent=16, out_channels=3):
+        super().__init__(in_shape, latent)
+        out_channels = _check_positive_int(out_channels, "out_channels")
+        self.config = dict(in_shape=self.in_shape, latent=self.latent, out_channels=out_channels)
+        self.encoder, self.decoder = _article_conv_stack(
+            self.in_shape, self.latent, (32, 64, 128), 3, "relu", out_channels
+        )
+        _keras_init(self)
+
+
+ARTICLE_ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU}
+
+
+def _article_conv_stack(in_shape, latent, widths, kernel, activation, out_channels):
+    """The encoder and decoder of the article's convolutional models (see the classes above)."""
+    channels, height, width = in_shape
+    smallest = 2 ** len(widths)
+    if min(height, width) < smallest:
+        raise ValueError(
+            f"this model pools {len(widths)} times and needs images of at least "
+            f"{smallest}x{smallest}, got {height}x{width}"
+        )
+    act, pad = ARTICLE_ACTIVATIONS[activation], kernel // 2
+    encoder = []
+    for c_in, c_out in itertools.pairwise((channels, *widths)):
+        encoder += [nn.Conv2d(c_in, c_out, kernel, padding=pad), act(), nn.MaxPool2d(2)]
+    code_map = widths[-1] * (height // smallest) * (width // smallest)
+    encoder += [nn.Flatten(), nn.Linear(code_map, latent)]
+    decoder = [nn.Linear(latent, channels * height * width), nn.Unflatten(1, in_shape)]
+    hidden = widths[-2::-1]  # (128, 64, 32) or (64, 32)
+    for c_in, c_out in itertools.pairwise((channels, *hidden)):
+        decoder += [nn.ConvTranspose2d(c_in, c_out, kernel, padding=pad), act()]
+    decoder.append(nn.ConvTranspose2d(hidden[-1], out_channels, kernel, padding=pad))
+    return nn.Sequential(*encoder), nn.Sequential(*decoder)
+
+
+def _keras_init(model):
+    """Keras' default initialisers: Glorot-uniform weights, zero biases, for every layer.
+
+    (PyTorch's own defaults draw smaller weights; the article's runs started from these.)
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.Linear, nn.Conv2d, nn.ConvTranspose2d)):
+            nn.init.xavier_uniform_(module.weight)
+            nn.init.zeros_(module.bias)
 
 
 class ConvAutoencoder(Autoencoder):
@@ -338,6 +444,9 @@ MODELS = {
     "classifier": ConvClassifier,
     "dense-vae": DenseVAE,
     "conv-vae": ConvVAE,
+    "article-basic": ArticleBasicAutoencoder,
+    "article-deep": ArticleDeepAutoencoder,
+    "article-3layer": ArticleThreeLayerAutoencoder,
 }
 
 

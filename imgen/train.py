@@ -404,19 +404,20 @@ def _score(model, images, labels, task, occlusion, batch_size, device, seed, bet
     """(mean loss, accuracy or None) over all of ``images``, in full precision."""
     model.eval()
     generator = torch.Generator().manual_seed(seed)
-    loss_sum, correct = 0.0, 0
+    loss_sum, correct, values = 0.0, 0, 0
     layout = memory_format(device, model)
     for x, y in _batches(images, labels, None, batch_size, device, layout):
         inputs, targets = inputs_and_targets(x, y, task, occlusion, generator)
         outputs = model(inputs)
         loss_sum += _loss(outputs, targets, task, reduction="sum", beta=beta).item()
+        values += outputs.numel() if isinstance(outputs, torch.Tensor) else 0
         if task == "classify":
             correct += (outputs.argmax(dim=1) == targets).sum().item()
     if task == "classify":
         return loss_sum / len(images), correct / len(images)
     if task == "vae":
         return loss_sum / len(images), None
-    return loss_sum / images.numel(), None
+    return loss_sum / values, None  # per value the model gave (3 per pixel for grey, see _loss)
 
 
 def _batches(images, labels, order, batch_size, device, layout):
@@ -495,12 +496,27 @@ def _loss(outputs, targets, task, reduction="mean", beta=1.0):
                 f"the model returned {tuple(outputs.shape)}"
             )
         return F.cross_entropy(outputs.float(), targets, reduction=reduction)
+    if _grey_against_colour(outputs, targets):
+        # Article D's deep model gives 3 channels for 1-channel MNIST; Keras compared the target
+        # with each of them, and so do we (the "Reproducing the article" page).
+        targets = targets.expand_as(outputs)
     if outputs.shape != targets.shape:
         raise ValueError(
             f"the model returned {tuple(outputs.shape)} but the target images are "
             f"{tuple(targets.shape)}; for task={task!r} it must return images shaped like its input"
         )
     return F.mse_loss(outputs.float(), targets, reduction=reduction)
+
+
+def _grey_against_colour(outputs, targets):
+    """True for 3-channel outputs scored against 1-channel targets of the same size."""
+    return (
+        outputs.ndim == targets.ndim == 4
+        and outputs.shape[1] == 3
+        and targets.shape[1] == 1
+        and outputs.shape[2:] == targets.shape[2:]
+        and len(outputs) == len(targets)
+    )
 
 
 def _autocast(device, precision):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from imgen import cli, data, pretrained, train
+from imgen import article, cli, data, pretrained, sweep, train
 from imgen.checkpoint import load_checkpoint
 from imgen.models import MODELS
 from imgen.train import History
@@ -395,3 +395,26 @@ def test_the_sweep_table_names_the_task_where_one_model_had_two_budgets():
     assert "LFW conv complete: 60 epochs of 2126 images" in runs
     assert "LFW conv reconstruct: 280 epochs of 2126 images" in runs
     assert "MNIST conv: 10 epochs of 60000 images" in runs
+
+
+def test_baselines_prints_each_cells_linear_baseline_beside_the_articles_values(
+    monkeypatch, capsys
+):
+    images = torch.randint(0, 256, (80, 1, 28, 28), dtype=torch.uint8)
+    part = data.ImageData(images, None, (), "MNIST", "train")
+    splits = article.ArticleSplits(part, part, part)
+    monkeypatch.setattr(article, "load_splits", lambda name, **kw: splits)
+    assert cli.main(["baselines", "--data", "mnist"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("MNIST (train 80, val 80, evaluation 80 images):")
+    assert "| 1 | mnist/basic/32/reconstruct | test | 32 | PCA |" in out
+    assert "| 2 | mnist/basic/32/complete | test | 64 | ridge (strength" in out
+    assert "| 0.017 | 0.017 |" in out and "lfw" not in out
+
+
+def test_the_sweep_lives_in_its_own_module_and_the_command_line_reexports_it():
+    assert cli.SWEEP_CELLS is sweep.SWEEP_CELLS and cli.sweep_report is sweep.sweep_report
+    blog = [(c.data, c.model, c.latent, c.task, c.article_mse) for c in sweep.SWEEP_CELLS]
+    assert blog == [
+        (c.data, c.blog_model, c.blog_latent, c.task, c.blog_mse) for c in article.CELLS
+    ]

@@ -41,6 +41,7 @@ from imgen.data import (
     load_cifar100,
     load_fruits,
     load_lfw,
+    load_lfw_all,
     load_mnist,
     sources,
 )
@@ -587,6 +588,30 @@ def test_lfw_crops_the_face_box_and_resizes(tmp_path, tiny_lfw):
     for image, label in zip(data.images, data.labels, strict=True):
         value = grey(PEOPLE.index(data.classes[label]))[0]
         assert (image.int() - value).abs().max() <= 3  # only the face box, no red border
+
+
+def test_lfw_all_is_every_image_centre_cropped_and_halved_as_article_ds_code_did(
+    tmp_path, tiny_lfw
+):
+    write_lfw(tmp_path)
+    data = load_lfw_all(root=tmp_path, download=False)
+    assert data.images.shape == (24, 3, 45, 45) and data.split == "all"
+    assert data.classes == tuple(PEOPLE) and data.labels.tolist() == [i // 2 for i in range(24)]
+    for image, label in zip(data.images, data.labels, strict=True):
+        assert (image.int() - grey(int(label))[0]).abs().max() <= 3  # inside the face box
+    # No pooling: the central 90x90 as it is; a border of 61 reaches the red outside the box.
+    assert load_lfw_all(pool=1, root=tmp_path, download=False).shape == (3, 90, 90)
+    wide = load_lfw_all(border=45, pool=2, root=tmp_path, download=False)
+    assert wide.shape == (3, 80, 80) and wide.images[0, 0, 0, 0] > 200  # red
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [(dict(pool=4), "pool must be >= 1 and divide the 90-pixel crop"), (dict(border=-1), "border")],
+)
+def test_lfw_all_refuses_a_crop_it_cannot_pool(options, message):
+    with pytest.raises(ValueError, match=message):
+        load_lfw_all(**options)
 
 
 def test_lfw_split_is_person_disjoint_and_covers_everyone(tmp_path, tiny_lfw):

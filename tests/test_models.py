@@ -169,6 +169,84 @@ def test_a_few_adam_steps_lower_the_reconstruction_error(name):
     assert losses[-1] < losses[0], f"{name}: MSE {losses}"
 
 
+# Article D's models as its Keras code built them (counts: shared/ARTICLE_CODE.md, section 1)
+
+# (name, in_shape, latent, activation): (encoder, decoder) parameters, or the total alone.
+ARTICLE_COUNTS = {
+    ("article-deep", (1, 28, 28), 32, "relu"): (1_084_704, 287_699),
+    ("article-deep", (1, 28, 28), 128, "relu"): 1_472_339,
+    ("article-deep", (1, 28, 28), 512, "relu"): 1_872_083,
+    ("article-deep", (3, 45, 45), 32, "elu"): 1_579_582,
+    ("article-deep", (3, 45, 45), 64, "elu"): 1_806_782,
+    ("article-deep", (3, 45, 45), 128, "elu"): 2_261_182,
+    ("article-deep", (3, 45, 45), 512, "elu"): 4_987_582,
+    ("article-deep", (3, 32, 32), 32, "relu"): 1_480_483,
+    ("article-deep", (3, 32, 32), 64, "relu"): 1_611_587,
+    ("article-deep", (3, 32, 32), 128, "relu"): 1_873_795,
+    ("article-deep", (3, 32, 32), 512, "relu"): 3_447_043,
+    ("article-3layer", (3, 45, 45), 16, None): 268_862,
+    ("article-basic", (1, 28, 28), 32, None): 50_992,
+    ("article-basic", (1, 28, 28), 64, None): 101_200,
+    ("article-basic", (3, 45, 45), 32, None): 394_907,
+    ("article-basic", (3, 45, 45), 64, None): (388_864, 394_875),  # printed by the notebook
+    ("article-basic", (3, 32, 32), 32, None): 199_712,
+    ("article-basic", (3, 32, 32), 64, None): 396_352,
+}
+
+
+def build_article(name, shape, latent, activation):
+    options = {"activation": activation} if activation else {}
+    return build_model(name, in_shape=shape, latent=latent, **options)
+
+
+@pytest.mark.parametrize("key", ARTICLE_COUNTS, ids=str)
+def test_the_articles_models_have_the_parameter_counts_of_its_code(key):
+    model, expected = build_article(*key), ARTICLE_COUNTS[key]
+    if isinstance(expected, tuple):
+        assert (parameter_count(model.encoder), parameter_count(model.decoder)) == expected
+    else:
+        assert parameter_count(model) == expected
+
+
+@pytest.mark.parametrize("shape", [(1, 28, 28), (3, 45, 45), (3, 32, 32)], ids=str)
+def test_the_articles_deep_model_gives_three_channels_at_the_input_size(shape):
+    model = build_model("article-deep", in_shape=shape, latent=8)
+    assert model(torch.rand(2, *shape)).shape == (2, 3, *shape[1:])
+    assert model.encode(torch.rand(2, *shape)).shape == (2, 8)
+
+
+def test_the_articles_deep_model_has_5x5_kernels_stride_1_and_its_activation():
+    model = build_model("article-deep", in_shape=(3, 45, 45), latent=8, activation="elu")
+    convs = layers(model, nn.Conv2d) + layers(model, nn.ConvTranspose2d)
+    assert [c.out_channels for c in convs] == [32, 64, 128, 256, 128, 64, 32, 3]
+    assert {(c.kernel_size, c.stride) for c in convs} == {((5, 5), (1, 1))}
+    assert len(layers(model, nn.ELU)) == 7 and not layers(model, nn.ReLU)
+    assert isinstance(model.decoder[-1], nn.ConvTranspose2d)  # the output is linear
+    assert layers(model.decoder, nn.Linear)[0].out_features == 3 * 45 * 45  # no upsampling
+
+
+def test_the_three_layer_model_has_3x3_kernels_and_a_flatten_of_3200_on_faces():
+    model = build_model("article-3layer", in_shape=(3, 45, 45), latent=16)
+    convs = layers(model, nn.Conv2d) + layers(model, nn.ConvTranspose2d)
+    assert [c.out_channels for c in convs] == [32, 64, 128, 64, 32, 3]
+    assert {c.kernel_size for c in convs} == {(3, 3)}
+    assert layers(model.encoder, nn.Linear)[0].in_features == 5 * 5 * 128
+
+
+def test_the_articles_models_start_from_keras_initial_weights():
+    model = build_model("article-deep", in_shape=(3, 32, 32), latent=8)
+    for layer in layers(model, nn.Conv2d) + layers(model, nn.Linear):
+        fan_in, fan_out = nn.init._calculate_fan_in_and_fan_out(layer.weight)
+        assert layer.weight.abs().max() <= (6 / (fan_in + fan_out)) ** 0.5
+        assert not layer.bias.any()
+
+
+def test_the_articles_deep_model_refuses_an_unknown_activation():
+    expected = r"activation must be one of \['elu', 'relu'\], got 'tanh'"
+    with pytest.raises(ValueError, match=expected):
+        build_model("article-deep", activation="tanh")
+
+
 # The classifier
 
 
@@ -212,6 +290,9 @@ def test_classifier_refuses_images_of_the_wrong_shape():
         ("deep", dict(in_shape=(3, 32, 32), latent=64)),
         ("conv", dict(in_shape=(3, 16, 16), latent=4, width=8, code_activation="sigmoid")),
         ("classifier", dict(in_shape=(3, 32, 32), n_classes=100, width=8)),
+        ("article-basic", dict(in_shape=(3, 45, 45), latent=64)),
+        ("article-deep", dict(in_shape=(3, 45, 45), latent=32, activation="elu")),
+        ("article-3layer", dict(in_shape=(3, 45, 45), latent=16)),
     ],
 )
 def test_build_model_from_config_gives_the_same_architecture(name, kwargs):
@@ -230,11 +311,14 @@ def test_config_survives_a_json_round_trip():
 
 
 def test_registry_names_every_model():
-    assert set(MODELS) == {"dense", "basic", "deep", "conv", "classifier", "dense-vae", "conv-vae"}
+    assert set(MODELS) == {
+        *("dense", "basic", "deep", "conv", "classifier", "dense-vae", "conv-vae"),
+        *("article-basic", "article-deep", "article-3layer"),
+    }
 
 
 def test_unknown_model_name_lists_the_known_ones():
-    with pytest.raises(ValueError, match=r"unknown model 'vae'; choose one of \['basic'"):
+    with pytest.raises(ValueError, match=r"unknown model 'vae'; choose one of \['article-3layer'"):
         build_model("vae")
 
 

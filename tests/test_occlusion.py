@@ -8,6 +8,7 @@ from imgen.occlusion import (
     SIDES,
     occlude,
     occlude_any_side,
+    occlude_below_middle,
     occlude_fraction,
     occlude_half,
     occlude_pixels,
@@ -103,6 +104,16 @@ def test_half_hides_columns_from_the_side_and_the_middle_column_when_odd(side, s
 def test_half_of_mnist_hides_the_bottom_14_rows():
     _, mask = occlude_half(images(1, 28, 28))
     assert rows_hidden(mask) == list(range(14, 28))
+
+
+@pytest.mark.parametrize("size, first, hidden", [(28, 15, 13), (45, 23, 22), (32, 17, 15)])
+def test_below_middle_hides_the_rows_after_the_middle_one_as_the_articles_code_did(
+    size, first, hidden
+):
+    occluded, mask = occlude_below_middle(images(2, 3, size, size))
+    assert rows_hidden(mask[0]) == list(range(first, size)) and len(rows_hidden(mask[0])) == hidden
+    assert (occluded[:, :, first:] == 0).all() and (occluded[:, :, :first] > 0).all()
+    assert torch.equal(occlude(images(2, 3, size, size), "below-middle")[1], mask)
 
 
 @pytest.mark.parametrize(
@@ -276,8 +287,10 @@ def test_occlude_defaults_to_the_bottom_half():
     assert torch.equal(occlude(x)[1], occlude_half(x, "bottom")[1])
 
 
-def test_kinds_name_every_side_and_the_random_occluders():
-    assert KINDS == ("top", "bottom", "left", "right", "any-side", "rectangle", "pixels")
+def test_kinds_name_every_side_the_articles_rows_and_the_random_occluders():
+    assert KINDS == (
+        "top", "bottom", "left", "right", "below-middle", "any-side", "rectangle", "pixels"
+    )  # fmt: skip
 
 
 def test_any_side_hides_one_whole_side_per_image_and_uses_all_four():

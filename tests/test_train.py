@@ -108,6 +108,26 @@ def test_evaluate_is_the_exact_mean_over_all_pixels_with_a_ragged_last_batch():
     assert evaluate(model, images, batch_size=3, device="cpu") == pytest.approx(expected, rel=1e-6)
 
 
+class GreyToColour(nn.Module):
+    """Three channels for a grey image (0.5x, 1x, 1.5x it), as article D's MNIST model gave."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = nn.Parameter(torch.tensor([0.5, 1.0, 1.5]).view(1, 3, 1, 1))
+
+    def forward(self, x):
+        return x * self.scale
+
+
+def test_three_channels_scored_against_a_grey_target_compare_each_channel_with_it():
+    images = tiny_images(7).float() / 255
+    expected = ((images * torch.tensor([0.5, 1.0, 1.5]).view(1, 3, 1, 1) - images) ** 2).mean()
+    assert evaluate(GreyToColour(), images, batch_size=3, device="cpu") == pytest.approx(
+        expected.item(), rel=1e-6
+    )
+    assert fit(GreyToColour(), images, epochs=1, batch_size=4, **QUIET).train_loss
+
+
 def test_uint8_and_float_inputs_train_identically():
     images = tiny_images()
     runs = []

@@ -11,7 +11,7 @@ from ._core import CorruptDataError, DataNotFoundError, ImageData
 from ._registry import DATASETS, load
 from .cifar import load_cifar, load_cifar10, load_cifar100
 from .fruits import load_fruits
-from .lfw import load_lfw
+from .lfw import load_lfw, load_lfw_all
 from .mnist import load_mnist
 from .paintings import load_painting, painting_path
 
@@ -26,6 +26,7 @@ __all__ = [
     "load_cifar100",
     "load_fruits",
     "load_lfw",
+    "load_lfw_all",
     "load_mnist",
     "load_painting",
     "painting_path",

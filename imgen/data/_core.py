@@ -11,7 +11,10 @@ from imgen import settings
 
 from ._rows import rows_digest
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "test")  # what the loaders read
+# What an ImageData may be: a loader's split, a part held out of a training split ("val", as in
+# imgen.article), or a whole set that has no official split ("all").
+PARTS = (*SPLITS, "val", "all")
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -64,8 +67,8 @@ class ImageData:
                 )
             if len(labels) != len(images):
                 raise ValueError(f"{len(images)} images but {len(labels)} labels")
-        if self.split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
+        if self.split not in PARTS:
+            raise ValueError(f"split must be one of {PARTS}, got {self.split!r}")
         object.__setattr__(self, "classes", tuple(self.classes))
 
     def __len__(self) -> int:

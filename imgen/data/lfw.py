@@ -74,6 +74,39 @@ def load_lfw(
     return ImageData(images, torch.tensor(labels, dtype=torch.int64), tuple(people), "LFW", split)
 
 
+def load_lfw_all(*, border: int = 80, pool: int = 2, root=None, download: bool = True) -> ImageData:
+    """Every image of LFW deep-funneled, centre-cropped and shrunk by a mean over blocks.
+
+    ``(13233, 3, S, S)`` uint8 with ``S = (250 - 2 * border) // pool``, in a fixed order (people
+    sorted by name, each person's files sorted), ``split == "all"``; labels index ``classes``,
+    the sorted names of all 5,749 people. Each image loses ``border`` pixels on every side, then
+    each ``pool`` x ``pool`` block becomes its mean, rounded half up. With the defaults: the
+    central 90x90, halved to 45x45, which is what article D's code made with OpenCV's bilinear
+    resize (at exactly half the size it averages 2x2 blocks); see :mod:`imgen.article`.
+    Reads and fetches the folder as :func:`load_lfw` does.
+    """
+    for value, name in ((border, "border"), (pool, "pool")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a whole number >= 0, got {value!r}")
+    side = IMAGE_SIZE[0] - 2 * border
+    if pool < 1 or side < pool or side % pool:
+        raise ValueError(
+            f"pool must be >= 1 and divide the {side}-pixel crop left by border={border}, "
+            f"got pool={pool!r}"
+        )
+    everyone = _people(_find(resolve_root(root), download))
+    paths = [path for _, files in everyone for path in files]
+    labels = [label for label, (_, files) in enumerate(everyone) for _ in files]
+    box, size = (border, border, border + side, border + side), side // pool
+    out = torch.empty((len(paths), 3, size, size), dtype=torch.uint8)
+    for start in range(0, len(paths), 1000):  # a chunk at a time: the crops are 4x the result
+        crops = _jpeg.decode(paths[start : start + 1000], expected=IMAGE_SIZE, box=box, size=side)
+        blocks = crops.to(torch.int32).view(len(crops), 3, size, pool, size, pool).sum((3, 5))
+        out[start : start + len(crops)] = (blocks + pool * pool // 2) // (pool * pool)
+    people = tuple(person for person, _ in everyone)
+    return ImageData(out, torch.tensor(labels, dtype=torch.int64), people, "LFW", "all")
+
+
 def _people(folder: Path) -> list[tuple[str, list[Path]]]:
     """Every person with images in ``folder``, sorted, with their sorted files; refuses a folder
     holding less than the complete set."""

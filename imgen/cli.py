@@ -569,6 +569,11 @@ def evaluate_command(args, command):
     elif args.checkpoint in pretrained.available():
         model = pretrained.load(args.checkpoint)
         entry = pretrained.info(args.checkpoint)
+        if entry["task"] == "gan":
+            raise UsageError(
+                f"{args.checkpoint} is a GAN's generator: score it with `python -m imgen gan "
+                f"score --checkpoint {args.checkpoint} --data {entry['data']}`"
+            )
         task, occlusion = entry["task"], entry["occlusion"]
         labels = labels or entry.get("labels")
     else:
@@ -626,6 +631,12 @@ def rescore_command(args, command):
         raise UsageError(
             f"no pretrained model named {', '.join(unknown)}; available: "
             f"{', '.join(pretrained.available())}"
+        )
+    generators = [name for name in args.names if pretrained.info(name)["task"] == "gan"]
+    if generators:
+        raise UsageError(
+            f"{', '.join(generators)}: a GAN's generator has no test MSE to rescore; "
+            "`python -m imgen gan score` scores it"
         )
     for name in args.names:
         entry = pretrained.rescore(name, command=command, device=args.device)

@@ -214,8 +214,6 @@ def train_gan(
         )
     snapshots = [] if history.snapshots is None else list(history.snapshots)
     per_epoch = len(real) // batch_size
-    ones = torch.ones(batch_size, device=device)
-    zeros = torch.zeros(batch_size, device=device)
     sums = torch.zeros(4, device=device)  # loss_d, loss_g, d_real, d_fake since the last entry
     counted, order, order_epoch = 0, None, -1
     clock = time.perf_counter()
@@ -253,9 +251,7 @@ def train_gan(
                     with autocast():
                         logits_real = discriminator(x).float()
                         logits_fake = discriminator(fake).float()
-                    loss_d = F.binary_cross_entropy_with_logits(
-                        logits_real, ones
-                    ) + F.binary_cross_entropy_with_logits(logits_fake, zeros)
+                    loss_d = discriminator_loss(logits_real, logits_fake)
                     opt_d.zero_grad(set_to_none=True)
                     scaler_d.scale(loss_d).backward()
                     scaler_d.step(opt_d)
@@ -307,6 +303,15 @@ def train_gan(
     generator.eval()
     discriminator.eval()
     return history
+
+
+def discriminator_loss(logits_real, logits_fake):
+    """D's loss from its logits on real and on generated images (each ``(N,)``): the binary
+    cross-entropy ``-log D(x) - log(1 - D(G(z)))``, each term a batch mean."""
+    ones, zeros = torch.ones_like(logits_real), torch.zeros_like(logits_fake)
+    return F.binary_cross_entropy_with_logits(
+        logits_real, ones
+    ) + F.binary_cross_entropy_with_logits(logits_fake, zeros)
 
 
 def generator_loss(logits, loss="non-saturating"):
@@ -458,16 +463,6 @@ def _resume(path, generator, discriminator, opt_g, opt_d, scaler_g, scaler_d, se
         raise CheckpointError(
             f"{path} is not a GAN checkpoint of train_gan (format {saved.get('format')!r})"
         )
-    changed = [
-        f"{name}={saved['fit_args'].get(name)!r} there but {settings[name]!r} here"
-        for name in SAME_ON_RESUME
-        if saved["fit_args"].get(name) != settings[name]
-    ]
-    if changed:
-        raise ValueError(
-            f"cannot resume from {path} with other settings than it was trained with: "
-            + "; ".join(changed)
-        )
     for role, model, key in (
         ("generator", generator, "model_spec"),
         ("discriminator", discriminator, "discriminator_spec"),
@@ -478,6 +473,16 @@ def _resume(path, generator, discriminator, opt_g, opt_d, scaler_g, scaler_d, se
                 f"checkpoint {path} holds a {role} that is {describe(saved[key])}, "
                 f"not {describe(spec)}"
             )
+    changed = [
+        f"{name}={saved['fit_args'].get(name)!r} there but {settings[name]!r} here"
+        for name in SAME_ON_RESUME
+        if saved["fit_args"].get(name) != settings[name]
+    ]
+    if changed:
+        raise ValueError(
+            f"cannot resume from {path} with other settings than it was trained with: "
+            + "; ".join(changed)
+        )
     load_weights(generator, saved["model"], source=path)
     load_weights(discriminator, saved["discriminator"], source=path)
     opt_g.load_state_dict(saved["optimizer_g"])

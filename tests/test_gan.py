@@ -281,3 +281,17 @@ def test_scores_refuse_bad_inputs_in_one_sentence(judge):
         scores.kid(torch.rand(4, 1, 16, 16) - 1, torch.rand(4, 1, 16, 16), judge)
     with pytest.raises(ValueError, match="at least 4 real images"):
         scores.split_real(torch.rand(3, 1, 16, 16))
+
+
+def test_the_command_line_sends_a_generator_to_gan_score(capsys):
+    from imgen import cli, pretrained
+
+    if "mnist-dcgan" not in pretrained.available():
+        pytest.skip("no shipped mnist-dcgan")
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["evaluate", "--checkpoint", "mnist-dcgan", "--data", "mnist"])
+    assert stop.value.code == 2
+    assert "python -m imgen gan score --checkpoint mnist-dcgan" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["gan", "score", "--checkpoint", "mnist-classifier", "--data", "mnist"])
+    assert "not a GAN generator" in capsys.readouterr().err

@@ -111,6 +111,12 @@ SWEEP_COLUMNS = (
 )
 
 
+# The models `train` fits; the GAN's networks are trained by `gan train`.
+FIT_MODELS = sorted(
+    set(MODELS) - {"dcgan-generator", "dcgan-discriminator", "mlp-generator", "mlp-discriminator"}
+)
+
+
 class UsageError(Exception):
     """A command line that cannot work; reported like an argparse error (exit status 2)."""
 
@@ -151,7 +157,7 @@ def build_parser():
 
     train = commands.add_parser("train", help="train one model, write its checkpoint and metrics")
     train.add_argument("--data", required=True, choices=sorted(data.DATASETS))
-    train.add_argument("--model", default=OUR_MODEL, choices=sorted(MODELS))
+    train.add_argument("--model", default=OUR_MODEL, choices=FIT_MODELS)
     train.add_argument(
         "--latent", type=_positive_int, default=32, help="code size of an autoencoder (default 32)"
     )

@@ -230,7 +230,10 @@ def test_config_survives_a_json_round_trip():
 
 
 def test_registry_names_every_model():
-    assert set(MODELS) == {"dense", "basic", "deep", "conv", "classifier", "dense-vae", "conv-vae"}
+    assert set(MODELS) == {
+        "dense", "basic", "deep", "conv", "classifier", "dense-vae", "conv-vae",
+        "dcgan-generator", "dcgan-discriminator", "mlp-generator", "mlp-discriminator",
+    }  # fmt: skip
 
 
 def test_unknown_model_name_lists_the_known_ones():

@@ -1,4 +1,5 @@
-"""The command line: ``python -m imgen train | evaluate | register | rescore | sweep | baselines``.
+"""The command line: ``python -m imgen train | evaluate | register | rescore | sweep | baselines |
+gan``.
 
 - ``train`` trains one model on one data set and writes ``checkpoint.pt`` and ``metrics.json``
   (test score on the full test split, seconds, history, the exact command) into ``--out``;
@@ -9,6 +10,9 @@
   :mod:`imgen.sweep`; its constants are re-exported here, where the chapters read them).
 - ``baselines`` prints the linear baselines of the article's cells beside its values
   (:mod:`imgen.baselines` on the protocol of :mod:`imgen.article`).
+
+- ``gan train`` trains a DCGAN (:mod:`imgen.gan`) and scores its generator (:mod:`imgen.scores`);
+  ``gan score`` prints the scores of a GAN checkpoint or of a shipped generator.
 
 The results chapter shows ``sweep.md``; every pretrained model records the command that made it.
 """
@@ -24,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from imgen import article, baselines, data, pretrained, settings, sweep, vae
+from imgen import article, baselines, data, gan, pretrained, scores, settings, sweep, vae
 from imgen.checkpoint import CheckpointError, atomic_open, load_checkpoint, model_from_checkpoint
 from imgen.models import MODELS, build_model
 from imgen.occlusion import KINDS
@@ -41,6 +45,11 @@ from imgen.sweep import (  # noqa: F401  (the chapters read these names from her
     sweep_report,
 )
 from imgen.train import AUGMENTS, SCHEDULES, TASKS, amp_settings, evaluate, fit, select_device
+
+# The models `train` fits; the GAN's networks are trained by `gan train`.
+FIT_MODELS = sorted(
+    set(MODELS) - {"dcgan-generator", "dcgan-discriminator", "mlp-generator", "mlp-discriminator"}
+)
 
 
 class UsageError(Exception):
@@ -83,7 +92,7 @@ def build_parser():
 
     train = commands.add_parser("train", help="train one model, write its checkpoint and metrics")
     train.add_argument("--data", required=True, choices=sorted(data.DATASETS))
-    train.add_argument("--model", default=OUR_MODEL, choices=sorted(MODELS))
+    train.add_argument("--model", default=OUR_MODEL, choices=FIT_MODELS)
     train.add_argument(
         "--latent", type=_positive_int, default=32, help="code size of an autoencoder (default 32)"
     )
@@ -233,7 +242,48 @@ def build_parser():
     )
     floor.add_argument("--no-download", action="store_true", help="use only the data folder")
     floor.set_defaults(run=baselines_command)
+    _add_gan_commands(commands)
     return parser
+
+
+def _add_gan_commands(commands):
+    gan_parser = commands.add_parser("gan", help="train or score a DCGAN's generator")
+    gan_commands = gan_parser.add_subparsers(dest="gan_command", required=True, metavar="COMMAND")
+    train = gan_commands.add_parser(
+        "train", help="train a DCGAN, score its generator, write checkpoint.pt and metrics.json"
+    )
+    train.add_argument("--data", required=True, choices=sorted(scores.JUDGES))
+    train.add_argument("--steps", type=_positive_int, default=5000, help="generator steps")
+    train.add_argument("--batch-size", type=_positive_int, default=64)
+    train.add_argument("--latent", type=_positive_int, default=64)
+    train.add_argument("--width", type=_positive_int, default=32, help="channels of D's 1st layer")
+    train.add_argument("--lr", type=_positive_float, default=2e-4)
+    train.add_argument("--lr-d", type=_positive_float, help="D's learning rate (default: --lr)")
+    train.add_argument("--loss", default="non-saturating", choices=gan.LOSSES)
+    train.add_argument("--d-steps", type=_positive_int, default=1, help="D steps per G step")
+    train.add_argument("--no-batch-norm", action="store_true", help="both networks without it")
+    train.add_argument("--seed", type=_non_negative_int, default=0)
+    train.add_argument("--subset", type=_positive_int, help="train on this many images only")
+    train.add_argument("--out", required=True, type=Path, help="folder for the run's files")
+    train.add_argument(
+        "--resume", action="store_true", help="continue from OUT/checkpoint.pt if it is there"
+    )
+    train.add_argument(
+        "--register", metavar="NAME", help="ship the generator as pretrained model NAME"
+    )
+    _add_runtime_arguments(train)
+    train.set_defaults(run=gan_train_command)
+
+    score = gan_commands.add_parser(
+        "score", help="FID, KID and IS-style score of a generator, beside real-vs-real"
+    )
+    score.add_argument(
+        "--checkpoint", required=True, help="a GAN checkpoint.pt, or a shipped generator's name"
+    )
+    score.add_argument("--data", required=True, choices=sorted(scores.JUDGES))
+    score.add_argument("--seed", type=_non_negative_int, default=0)
+    score.add_argument("--json", action="store_true", help="print the scores as JSON")
+    score.set_defaults(run=gan_score_command)
 
 
 def train_command(args, command, cache=None):
@@ -333,6 +383,128 @@ def train_command(args, command, cache=None):
     return 0
 
 
+def gan_train_command(args, command):
+    """``gan train``: train a DCGAN on a data set's training split, score its generator against
+    the test split (with the real-vs-real baseline), write ``checkpoint.pt`` and
+    ``metrics.json`` into ``args.out``. Returns 0, or 130 when interrupted."""
+    amp = False if args.no_amp else (True if args.amp else None)
+    try:
+        amp_settings(select_device(args.device), amp)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    train = _load(args.data, "train", args.subset, args.seed)
+    test = _load(args.data, "test", None, args.seed)
+    judge = pretrained.load(scores.JUDGES[args.data])  # before training: fail early if missing
+    torch.manual_seed(args.seed)  # the initial weights
+    norm = not args.no_batch_norm
+    generator = build_model(
+        "dcgan-generator",
+        out_shape=train.shape,
+        latent=args.latent,
+        width=args.width,
+        batch_norm=norm,
+    )
+    discriminator = build_model(
+        "dcgan-discriminator", in_shape=train.shape, width=args.width, batch_norm=norm
+    )
+    checkpoint = args.out / "checkpoint.pt"
+    history = gan.train_gan(
+        generator,
+        discriminator,
+        train,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        lr_d=args.lr_d,
+        loss=args.loss,
+        d_steps=args.d_steps,
+        seed=args.seed,
+        device=args.device,
+        amp=amp,
+        checkpoint=checkpoint,
+        resume=args.resume,
+        progress=not args.no_progress,
+    )
+    if history.interrupted:
+        print(
+            f"interrupted: {checkpoint} holds the steps up to its last save; "
+            "run the same command with --resume to go on",
+            file=sys.stderr,
+        )
+        return 130
+    # Scored as shipped: the weights rounded to float16, as pretrained.register stores them.
+    shipped = model_from_checkpoint(_float16_weights(load_checkpoint(checkpoint)))
+    found = scores.score_generator(
+        shipped, test, judge, seed=args.seed, coverage=args.data == "mnist"
+    )
+    metrics = {
+        "data": args.data,
+        "dataset": train.name,
+        "train_images": len(train),
+        "test_images": len(test),
+        "test_fingerprint": test.fingerprint(),
+        "model": "dcgan-generator",
+        "config": generator.config,
+        "discriminator": discriminator.config,
+        "steps": history.steps_done,
+        "loss": args.loss,
+        "judge": scores.JUDGES[args.data],
+        "scores": found,
+        "train_seconds": history.seconds,
+        "device": _device_name(args.device, amp),
+        "history": history.to_dict(),
+        "command": command,
+        "date": datetime.date.today().isoformat(),
+        "torch_version": str(torch.__version__),
+    }
+    _write_text(args.out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    print(f"{args.out}: {history.steps_done} steps in {history.seconds:.1f} s; {_gan_line(found)}")
+    if args.register:
+        pretrained.register(args.register, checkpoint, metrics, command, keep=("snapshots",))
+        print(f"registered as pretrained model {args.register!r}")
+    return 0
+
+
+def gan_score_command(args, command):
+    """``gan score``: the scores of a GAN checkpoint file or of a shipped generator against the
+    data set's test split, beside the real-vs-real baseline."""
+    if Path(args.checkpoint).is_file():
+        generator = model_from_checkpoint(load_checkpoint(args.checkpoint))
+    elif args.checkpoint in pretrained.available():
+        generator = pretrained.load(args.checkpoint)
+    else:
+        raise UsageError(
+            f"--checkpoint {args.checkpoint!r} is neither a file nor a pretrained model"
+        )
+    if not isinstance(generator, MODELS["dcgan-generator"]):
+        raise UsageError(f"{args.checkpoint} is a {type(generator).__name__}, not a GAN generator")
+    test = _load(args.data, "test", None, args.seed)
+    judge = pretrained.load(scores.JUDGES[args.data])
+    found = scores.score_generator(
+        generator, test, judge, seed=args.seed, coverage=args.data == "mnist"
+    )
+    line = f"{args.checkpoint} on {test.name} test: {_gan_line(found)}"
+    print(json.dumps(found) if args.json else line)
+    return 0
+
+
+def _gan_line(found):
+    ours, real = found["generator"], found["real"]
+    return (
+        f"FID {ours['fid']:.3g} (real vs real {real['fid']:.3g}), "
+        f"KID {ours['kid']:.3g} ({real['kid']:.3g}), IS-style {ours['is']:.3g} ({real['is']:.3g})"
+    )
+
+
+def _float16_weights(saved):
+    """A checkpoint's generator with its weights rounded through float16, as shipped."""
+    weights = {
+        key: value.half().float() if value.is_floating_point() else value
+        for key, value in saved["model"].items()
+    }
+    return {"model": weights, "model_spec": saved["model_spec"]}
+
+
 def _vae_metrics(model, test, beta):
     """A VAE's beta and its ELBO terms per test image (see :func:`imgen.vae.score`)."""
     terms = vae.score(model.cpu(), test, beta=beta)
@@ -351,6 +523,11 @@ def evaluate_command(args, command):
     elif args.checkpoint in pretrained.available():
         model = pretrained.load(args.checkpoint)
         entry = pretrained.info(args.checkpoint)
+        if entry["task"] == "gan":
+            raise UsageError(
+                f"{args.checkpoint} is a GAN's generator: score it with `python -m imgen gan "
+                f"score --checkpoint {args.checkpoint} --data {entry['data']}`"
+            )
         task, occlusion = entry["task"], entry["occlusion"]
         labels = labels or entry.get("labels")
     else:
@@ -408,6 +585,12 @@ def rescore_command(args, command):
         raise UsageError(
             f"no pretrained model named {', '.join(unknown)}; available: "
             f"{', '.join(pretrained.available())}"
+        )
+    generators = [name for name in args.names if pretrained.info(name)["task"] == "gan"]
+    if generators:
+        raise UsageError(
+            f"{', '.join(generators)}: a GAN's generator has no test MSE to rescore; "
+            "`python -m imgen gan score` scores it"
         )
     for name in args.names:
         entry = pretrained.rescore(name, command=command, device=args.device)

@@ -1,5 +1,6 @@
-"""The networks of the course: four autoencoders, two variational autoencoders, a classifier, and
-article D's three models as its code built them (``article-*``).
+"""The networks of the course: four autoencoders, two variational autoencoders, a classifier,
+article D's three models as its code built them (``article-*``), and the generators and
+discriminators of the GAN chapter.
 
 Every autoencoder maps ``(N, C, H, W)`` float images in 0..1 to images of the same shape, through
 a code of ``latent`` numbers: ``encode(x) -> (N, latent)``, ``decode(z) -> (N, C, H, W)``.
@@ -436,6 +437,144 @@ class ConvClassifier(nn.Module):
         return maps
 
 
+class DCGANGenerator(nn.Module):
+    """The generator of DCGAN (Radford, Metz and Chintala 2016), sized for 28x28 and 32x32 images.
+
+    A code ``z`` of ``latent`` numbers ``(N, latent)`` goes through a dense layer to a small map
+    (``4*width`` channels at 4x4 for 32x32 images, ``2*width`` at 7x7 for 28x28), then 4x4
+    transposed convolutions of stride 2 that double the size and halve the channels, each
+    followed by batch normalisation and ReLU, the last one to ``C`` channels and tanh, as in the
+    paper. The output is mapped from tanh's -1..1 to 0..1, so it returns images
+    ``(N, C, H, W)`` in 0..1 like the rest of the course. ``batch_norm=False`` drops the batch
+    normalisation (the chapter's ablation). Taught in the GAN chapter.
+    """
+
+    def __init__(self, out_shape=(1, 28, 28), latent=64, width=32, batch_norm=True):
+        super().__init__()
+        self.out_shape = _check_in_shape(out_shape)
+        self.latent = _check_positive_int(latent, "latent")
+        width = _check_positive_int(width, "width")
+        self.config = dict(
+            out_shape=self.out_shape, latent=self.latent, width=width, batch_norm=bool(batch_norm)
+        )
+        channels, start, doublings = _dcgan_layout(self.out_shape)
+        widths = [width * 2 ** (doublings - 1 - i) for i in range(doublings)] + [channels]
+        norm = nn.BatchNorm2d if batch_norm else (lambda _: nn.Identity())
+        layers = [
+            nn.Linear(self.latent, widths[0] * start * start),
+            nn.Unflatten(1, (widths[0], start, start)),
+            norm(widths[0]),
+            nn.ReLU(),
+        ]
+        for c_in, c_out in itertools.pairwise(widths):
+            layers.append(nn.ConvTranspose2d(c_in, c_out, 4, stride=2, padding=1))
+            layers += [norm(c_out), nn.ReLU()] if c_out != channels else [nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+        _dcgan_init(self)
+
+    def forward(self, z):
+        """Codes ``(N, latent)`` to images ``(N, C, H, W)`` in 0..1."""
+        _check_batch(z, (self.latent,), "codes")
+        return (self.net(z) + 1) / 2
+
+
+class DCGANDiscriminator(nn.Module):
+    """The discriminator of DCGAN, the generator's mirror image: images to one logit each.
+
+    Images ``(N, C, H, W)`` in 0..1 are mapped to -1..1, then 4x4 convolutions of stride 2 halve
+    the size and double the channels (``width``, ``2*width``, ...), with LeakyReLU(0.2) and batch
+    normalisation on all but the first, as in the paper; a dense layer gives the logit
+    ``(N,)``: high for "real", low for "generated" (``sigmoid(logit)`` is D's probability that
+    the image is real). ``batch_norm=False`` drops the batch normalisation. GAN chapter.
+    """
+
+    def __init__(self, in_shape=(1, 28, 28), width=32, batch_norm=True):
+        super().__init__()
+        self.in_shape = _check_in_shape(in_shape)
+        width = _check_positive_int(width, "width")
+        self.config = dict(in_shape=self.in_shape, width=width, batch_norm=bool(batch_norm))
+        channels, start, doublings = _dcgan_layout(self.in_shape)
+        widths = [channels] + [width * 2**i for i in range(doublings)]
+        layers = []
+        for i, (c_in, c_out) in enumerate(itertools.pairwise(widths)):
+            layers.append(nn.Conv2d(c_in, c_out, 4, stride=2, padding=1))
+            if batch_norm and i > 0:
+                layers.append(nn.BatchNorm2d(c_out))
+            layers.append(nn.LeakyReLU(0.2))
+        layers += [nn.Flatten(), nn.Linear(widths[-1] * start * start, 1)]
+        self.net = nn.Sequential(*layers)
+        _dcgan_init(self)
+
+    def forward(self, x):
+        """Images ``(N, C, H, W)`` in 0..1 to logits ``(N,)``."""
+        _check_batch(x, self.in_shape, "images")
+        return self.net(x * 2 - 1).squeeze(1)
+
+
+class MLPGenerator(nn.Module):
+    """A small generator of points for the GAN chapter's toy data: codes ``(N, latent)`` through
+    dense layers of ``hidden`` units with ReLU to points ``(N, dim)``."""
+
+    def __init__(self, latent=8, hidden=128, layers=3, dim=2):
+        super().__init__()
+        self.latent = _check_positive_int(latent, "latent")
+        self.dim = _check_positive_int(dim, "dim")
+        hidden = _check_positive_int(hidden, "hidden")
+        layers = _check_positive_int(layers, "layers")
+        self.out_shape = (self.dim,)
+        self.config = dict(latent=self.latent, hidden=hidden, layers=layers, dim=self.dim)
+        self.net = nn.Sequential(*_dense_stack([self.latent] + [hidden] * layers + [self.dim]))
+
+    def forward(self, z):
+        """Codes ``(N, latent)`` to points ``(N, dim)``."""
+        _check_batch(z, (self.latent,), "codes")
+        return self.net(z)
+
+
+class MLPDiscriminator(nn.Module):
+    """The toy data's discriminator: points ``(N, dim)`` through dense layers of ``hidden`` units
+    with ReLU to one logit each ``(N,)``."""
+
+    def __init__(self, dim=2, hidden=128, layers=3):
+        super().__init__()
+        self.dim = _check_positive_int(dim, "dim")
+        hidden = _check_positive_int(hidden, "hidden")
+        layers = _check_positive_int(layers, "layers")
+        self.in_shape = (self.dim,)
+        self.config = dict(dim=self.dim, hidden=hidden, layers=layers)
+        self.net = nn.Sequential(*_dense_stack([self.dim] + [hidden] * layers + [1]))
+
+    def forward(self, x):
+        """Points ``(N, dim)`` to logits ``(N,)``."""
+        _check_batch(x, (self.dim,), "points")
+        return self.net(x).squeeze(1)
+
+
+def _dcgan_layout(shape):
+    """(channels, side of the smallest map, number of stride-2 layers) for square images whose
+    side is 28 (7 -> 14 -> 28) or a multiple of 8 (4 -> 8 -> ... for 32)."""
+    channels, height, width = shape
+    if height != width or height % 4 or height < 8:
+        raise ValueError(
+            f"the DCGAN networks need square images whose side is a multiple of 4 (28, 32, 64), "
+            f"got {height}x{width}"
+        )
+    doublings = 2 if height % 8 else max(1, int(math.log2(height // 4)))
+    start = height // 2**doublings
+    return channels, start, doublings
+
+
+def _dcgan_init(model):
+    # The paper's initialisation: weights from N(0, 0.02), batch-norm scales from N(1, 0.02).
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(module.weight, 0.0, 0.02)
+            nn.init.zeros_(module.bias)
+        elif isinstance(module, nn.BatchNorm2d):
+            nn.init.normal_(module.weight, 1.0, 0.02)
+            nn.init.zeros_(module.bias)
+
+
 MODELS = {
     "dense": DenseAutoencoder,
     "basic": BasicAutoencoder,
@@ -447,6 +586,10 @@ MODELS = {
     "article-basic": ArticleBasicAutoencoder,
     "article-deep": ArticleDeepAutoencoder,
     "article-3layer": ArticleThreeLayerAutoencoder,
+    "dcgan-generator": DCGANGenerator,
+    "dcgan-discriminator": DCGANDiscriminator,
+    "mlp-generator": MLPGenerator,
+    "mlp-discriminator": MLPDiscriminator,
 }
 
 

@@ -28,7 +28,7 @@ from imgen.train import evaluate
 
 CHECKPOINT_DIR = Path(__file__).parent / "checkpoints"
 MANIFEST = "manifest.json"
-MAX_TOTAL_BYTES = 25_000_000  # all shipped weights together, to keep the package small
+MAX_TOTAL_BYTES = 30_000_000  # all shipped weights together, to keep the package small
 # The sweep's table (``python -m imgen sweep``): the article's test MSEs beside ours, per run.
 RESULTS_DIR = Path(__file__).parent / "results"
 _FLOAT_COLUMNS = ("article_mse", "our_mse", "seconds")
@@ -81,20 +81,7 @@ def load(name, *, device="cpu", folder=None):
     manifest's (tampered or corrupt), holds more than weights, or does not fit the model.
     """
     entry = info(name, folder)
-    path = _folder(folder) / entry["file"]
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"pretrained checkpoint {name!r} is listed in {MANIFEST} but its file {path} is "
-            "missing; reinstall imgen, or train it again with `python -m imgen train ... "
-            f"--register {name}`"
-        )
-    digest = _sha256(path.read_bytes())
-    if digest != entry["sha256"]:
-        raise CheckpointError(
-            f"{path} does not match the sha256 in {MANIFEST} (expected {entry['sha256'][:12]}..., "
-            f"got {digest[:12]}...): the file is tampered or corrupt, so it was not loaded"
-        )
-    saved = load_checkpoint(path)
+    saved = _verified(name, entry, folder)
     spec = {"name": entry["model"], "config": entry["config"]}
     if _plain(saved.get("model_spec")) != _plain(spec):
         raise CheckpointError(
@@ -113,13 +100,29 @@ def load(name, *, device="cpu", folder=None):
     return model.to(device).eval()
 
 
-def register(name, checkpoint_path, metrics, command, *, folder=None, dtype=torch.float16):
+def extra(name, key, *, folder=None):
+    """A tensor shipped beside the weights of pretrained model ``name`` (see ``keep`` in
+    :func:`register`), such as a GAN's training ``"snapshots"``; checked by sha256 as in
+    :func:`load`."""
+    entry = info(name, folder)
+    saved = _verified(name, entry, folder)
+    if key not in saved:
+        raise KeyError(f"pretrained checkpoint {name!r} ships no {key!r} beside its weights")
+    return saved[key]
+
+
+def register(
+    name, checkpoint_path, metrics, command, *, folder=None, dtype=torch.float16, keep=()
+):
     """Ship the weights of a :func:`imgen.train.fit` checkpoint as pretrained model ``name``.
 
     Writes ``<name>.pt`` (the state_dict in ``dtype`` and the model's name and config: no
     optimiser) and its manifest entry, both atomically; ``metrics`` (as ``metrics.json`` of
     ``python -m imgen train``) gives the data set, split sizes, test score, seconds and device.
-    Refuses to let all shipped weights grow past :data:`MAX_TOTAL_BYTES`. Returns the entry.
+    ``keep`` names further tensors of the checkpoint to ship as they are (a GAN's fixed-noise
+    ``snapshots``; :func:`extra` reads them back). A GAN's ``metrics`` also carry its
+    ``scores``, ``steps``, ``loss`` and ``judge``, which the entry keeps. Refuses to let all
+    shipped weights grow past :data:`MAX_TOTAL_BYTES`. Returns the entry.
     """
     if not re.fullmatch(r"[a-z0-9][a-z0-9_.-]*", name):
         raise ValueError(
@@ -137,7 +140,10 @@ def register(name, checkpoint_path, metrics, command, *, folder=None, dtype=torc
         for key, value in saved["model"].items()
     }
     buffer = io.BytesIO()
-    torch.save({"format": "imgen-weights-1", "model": weights, "model_spec": spec}, buffer)
+    extras = {key: saved[key] for key in keep if saved.get(key) is not None}
+    torch.save(
+        {"format": "imgen-weights-1", "model": weights, "model_spec": spec, **extras}, buffer
+    )
     data = buffer.getvalue()
 
     folder = _folder(folder)
@@ -174,6 +180,7 @@ def register(name, checkpoint_path, metrics, command, *, folder=None, dtype=torc
         **{key: metrics[key] for key in ("test_mse", "test_accuracy") if key in metrics},
         **{key: metrics[key] for key in ("labels", "test_fingerprint") if metrics.get(key)},
         **{key: metrics[key] for key in ("beta", "test_elbo") if key in metrics},
+        **{key: metrics[key] for key in ("scores", "steps", "loss", "judge") if key in metrics},
         "train_seconds": metrics.get("train_seconds"),
         "device": metrics.get("device"),
         "history": metrics.get("history"),
@@ -264,6 +271,24 @@ def rescore(name, *, command, device="auto", folder=None, **load_kwargs):
     manifest["checkpoints"][name] = _plain(entry)
     _write_manifest(folder, manifest)
     return entry
+
+
+def _verified(name, entry, folder):
+    """The file of checkpoint ``name``, loaded once its sha256 matches the manifest's."""
+    path = _folder(folder) / entry["file"]
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"pretrained checkpoint {name!r} is listed in {MANIFEST} but its file {path} is "
+            "missing; reinstall imgen, or train it again with `python -m imgen train ... "
+            f"--register {name}`"
+        )
+    digest = _sha256(path.read_bytes())
+    if digest != entry["sha256"]:
+        raise CheckpointError(
+            f"{path} does not match the sha256 in {MANIFEST} (expected {entry['sha256'][:12]}..., "
+            f"got {digest[:12]}...): the file is tampered or corrupt, so it was not loaded"
+        )
+    return load_checkpoint(path)
 
 
 def _write_manifest(folder, manifest):

@@ -314,6 +314,7 @@ def test_registry_names_every_model():
     assert set(MODELS) == {
         *("dense", "basic", "deep", "conv", "classifier", "dense-vae", "conv-vae"),
         *("article-basic", "article-deep", "article-3layer"),
+        *("dcgan-generator", "dcgan-discriminator", "mlp-generator", "mlp-discriminator"),
     }
 
 

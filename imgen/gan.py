@@ -38,7 +38,7 @@ from imgen.checkpoint import (
     model_spec,
     save_checkpoint,
 )
-from imgen.train import amp_settings, select_device
+from imgen.train import amp_settings, check_pixels, select_device
 
 LOSSES = ("non-saturating", "minimax")
 # Settings that must not change when a run is resumed, or it would not be the same run.
@@ -527,16 +527,7 @@ def _unpack(data, shape):
             f"got {tuple(items.shape)}"
         )
     if len(shape) == 3:
-        if items.is_floating_point():
-            sample = items[:: max(1, len(items) // 256)]
-            low, high = sample.min().item(), sample.max().item()
-            if low < 0 or high > 1:
-                raise ValueError(
-                    f"data images are floats outside 0..1 (a sample spans {low:.3g}..{high:.3g}); "
-                    "pass uint8 pixels or floats in 0..1"
-                )
-        elif items.dtype != torch.uint8:
-            raise TypeError(f"data images must be uint8 or float in 0..1, got {items.dtype}")
+        check_pixels(items, "data")
     elif not items.is_floating_point():
         raise TypeError(f"data points must be floats, got {items.dtype}")
     return items

@@ -605,17 +605,7 @@ def _unpack(data, name, task):
         raise ValueError(f"{name} images must be shaped (N, C, H, W), got {tuple(images.shape)}")
     if len(images) == 0:
         raise ValueError(f"{name} holds no images (shape {tuple(images.shape)})")
-    if images.is_floating_point():
-        # A strided sample of 256 images catches 0..255 floats without a pass over all data.
-        sample = images[:: max(1, len(images) // 256)]
-        low, high = sample.min().item(), sample.max().item()
-        if low < 0 or high > 1:
-            raise ValueError(
-                f"{name} images are floats outside 0..1 (a sample spans {low:.3g}..{high:.3g}); "
-                "pass uint8 pixels or floats in 0..1"
-            )
-    elif images.dtype != torch.uint8:
-        raise TypeError(f"{name} images must be uint8 (0..255) or float (0..1), got {images.dtype}")
+    check_pixels(images, name)
     if task != "classify":
         return images, None
     labels = getattr(data, "labels", None)
@@ -640,6 +630,23 @@ def _occlusion_spec(occlusion):
     if len(spec) == 1 and kind in RANDOM_OCCLUSIONS:
         return {**spec, **RANDOM_OCCLUSIONS[kind]}
     return dict(spec)
+
+
+def check_pixels(images, name="data"):
+    """Raise unless ``images`` are uint8 (0..255) or floats in 0..1, naming ``name``.
+
+    A strided sample of 256 images catches 0..255 floats without a pass over all the data.
+    """
+    if images.is_floating_point():
+        sample = images[:: max(1, len(images) // 256)]
+        low, high = sample.min().item(), sample.max().item()
+        if low < 0 or high > 1:
+            raise ValueError(
+                f"{name} images are floats outside 0..1 (a sample spans {low:.3g}..{high:.3g}); "
+                "pass uint8 pixels or floats in 0..1"
+            )
+    elif images.dtype != torch.uint8:
+        raise TypeError(f"{name} images must be uint8 (0..255) or float (0..1), got {images.dtype}")
 
 
 def _check_choice(name, value, choices):

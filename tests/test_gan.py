@@ -180,7 +180,7 @@ def test_resume_refuses_other_settings_or_other_networks(tmp_path):
     [
         (torch.rand(64, 1, 32, 32), ValueError, r"shaped \(N, 1, 28, 28\)"),
         (torch.rand(64, 1, 28, 28) * 2, ValueError, "floats outside 0..1"),
-        (torch.zeros(64, 1, 28, 28, dtype=torch.int16), TypeError, "uint8 or float"),
+        (torch.zeros(64, 1, 28, 28, dtype=torch.int16), TypeError, r"uint8 \(0..255\) or float"),
         ([1, 2, 3], TypeError, "ImageData or a tensor"),
         (torch.rand(4, 1, 28, 28), ValueError, "fewer than one batch"),
     ],

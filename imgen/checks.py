@@ -205,3 +205,23 @@ def dead_pixels(never_lit: int, rarely_lit: int, images: torch.Tensor) -> None:
         raise WrongAnswer(f"you counted {rarely_lit} rarely-lit pixels; {hint}")
     _passed(f"{want_never} pixels are never lit and {want_rare} are lit in fewer than 1 % of "
             "the images.")
+
+
+def fid_sample_sizes(halves, fids) -> None:
+    """Exercise 6.3: real-vs-real FIDs (``fids``) of two halves of ``halves`` test digits each,
+    for halves of 250, 1,000 and 5,000 images in that order."""
+    halves, fids = [int(n) for n in halves], [float(f) for f in fids]
+    if halves != [250, 1000, 5000]:
+        if sorted(halves) == [500, 2000, 10000]:
+            hint = "give the size of one half, not of the images you split"
+        else:
+            hint = "split 500, 2,000 and 10,000 test digits into halves of 250, 1,000 and 5,000"
+        raise WrongAnswer(f"your halves hold {halves} images; {hint}")
+    if len(fids) != 3 or min(fids) < 0:
+        raise WrongAnswer("give one FID per size, each a distance, so 0 or more")
+    if not fids[0] > fids[1] > fids[2]:
+        shown = [round(f, 2) for f in fids]
+        raise WrongAnswer(f"your FIDs {shown} do not fall as the halves grow; split the first n "
+                          "test digits each time and score one half against the other")
+    _passed(f"the real-vs-real FID falls from {fids[0]:.2f} to {fids[2]:.2f} as the halves "
+            "grow from 250 to 5,000: small samples inflate FID.")

@@ -189,3 +189,22 @@ def test_dead_pixels_accepts_the_counts(digits):
 def test_dead_pixels_names_the_mistake(digits, never, rare, hint):
     with pytest.raises(checks.WrongAnswer, match=hint):
         checks.dead_pixels(never, rare, digits)
+
+
+def test_fid_sample_sizes_accepts_falling_fids(capsys):
+    checks.fid_sample_sizes([250, 1000, 5000], [4.0, 1.2, 0.3])
+    assert "falls from 4.00 to 0.30" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("halves", "fids", "hint"),
+    [
+        ([500, 2000, 10000], [4.0, 1.2, 0.3], "size of one half"),
+        ([100, 1000, 5000], [4.0, 1.2, 0.3], "halves of 250, 1,000 and 5,000"),
+        ([250, 1000, 5000], [4.0, 1.2], "one FID per size"),
+        ([250, 1000, 5000], [0.3, 1.2, 4.0], "do not fall"),
+    ],
+)
+def test_fid_sample_sizes_names_the_mistake(halves, fids, hint):
+    with pytest.raises(checks.WrongAnswer, match=hint):
+        checks.fid_sample_sizes(halves, fids)

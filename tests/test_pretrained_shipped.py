@@ -38,8 +38,8 @@ def test_manifest_says_how_each_checkpoint_was_made(name):
     assert ("test_mse" in entry) != ("test_accuracy" in entry)
 
 
-@pytest.mark.parametrize("name", SHIPPED)
-def test_checkpoint_reproduces_its_manifest_score_in_a_fresh_process(name):
+def _scored_test_split(name):
+    """The shipped model's manifest entry and the test split it was scored on (else a skip)."""
     entry = pretrained.info(name)
     try:
         test = pretrained.test_split(name, download=False)
@@ -47,6 +47,12 @@ def test_checkpoint_reproduces_its_manifest_score_in_a_fresh_process(name):
         missing_data(str(error).splitlines()[0])
     if not pretrained.same_data(name, test, warn=False):
         missing_data(f"{name} was scored on other {entry['dataset']} test images than these")
+    return entry, test
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_checkpoint_reproduces_its_manifest_score_in_a_fresh_process(name):
+    entry, test = _scored_test_split(name)
     assert len(test) == entry["test_images"], "the manifest score is on the whole test split"
     result = subprocess.run(
         [sys.executable, "-m", "imgen", "evaluate", "--checkpoint", name, "--data", entry["data"]],
@@ -79,13 +85,7 @@ def test_manifest_says_how_each_generator_was_made_and_how_it_scores(name):
 
 @pytest.mark.parametrize("name", GANS)
 def test_generator_reproduces_its_manifest_scores_in_a_fresh_process(name):
-    entry = pretrained.info(name)
-    try:
-        test = pretrained.test_split(name, download=False)
-    except data.DataNotFoundError as error:
-        missing_data(str(error).splitlines()[0])
-    if not pretrained.same_data(name, test, warn=False):
-        missing_data(f"{name} was scored on other {entry['dataset']} test images than these")
+    entry, test = _scored_test_split(name)
     result = subprocess.run(
         [sys.executable, "-m", "imgen", "gan", "score", "--checkpoint", name]
         + ["--data", entry["data"], "--seed", str(entry["seed"]), "--json"],

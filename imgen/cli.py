@@ -1,5 +1,5 @@
 """The command line: ``python -m imgen train | evaluate | register | rescore | sweep | baselines |
-gan``.
+article | gan``.
 
 - ``train`` trains one model on one data set and writes ``checkpoint.pt`` and ``metrics.json``
   (test score on the full test split, seconds, history, the exact command) into ``--out``;
@@ -9,7 +9,11 @@ gan``.
   one row per run in ``sweep.csv``, and writes ``sweep.md`` beside it (the experiment itself is
   :mod:`imgen.sweep`; its constants are re-exported here, where the chapters read them).
 - ``baselines`` prints the linear baselines of the article's cells beside its values
-  (:mod:`imgen.baselines` on the protocol of :mod:`imgen.article`).
+  (:mod:`imgen.baselines` on the protocol of :mod:`imgen.article`); ``--record`` keeps them in
+  ``imgen/results/baselines.csv``.
+- ``article run --cell ID`` re-runs one of the article's cells as its code ran it and records the
+  row in ``imgen/results/article.csv``; ``article table`` rewrites ``article.md``
+  (:mod:`imgen.replicate`).
 
 - ``gan train`` trains a DCGAN (:mod:`imgen.gan`) and scores its generator (:mod:`imgen.scores`);
   ``gan score`` prints the scores of a GAN checkpoint or of a shipped generator.
@@ -28,7 +32,7 @@ from pathlib import Path
 
 import torch
 
-from imgen import article, baselines, data, gan, pretrained, scores, settings, sweep, vae
+from imgen import article, baselines, data, gan, pretrained, replicate, scores, settings, sweep, vae
 from imgen.checkpoint import CheckpointError, atomic_open, load_checkpoint, model_from_checkpoint
 from imgen.models import MODELS, build_model
 from imgen.occlusion import KINDS
@@ -241,9 +245,109 @@ def build_parser():
         help="only this data set (may repeat; default: all three)",
     )
     floor.add_argument("--no-download", action="store_true", help="use only the data folder")
+    floor.add_argument(
+        "--record",
+        action="store_true",
+        help="also keep them in imgen/results/baselines.csv and rewrite article.md",
+    )
     floor.set_defaults(run=baselines_command)
+    _add_article_commands(commands)
     _add_gan_commands(commands)
     return parser
+
+
+def _add_article_commands(commands):
+    parser = commands.add_parser("article", help="re-run the article's cells as its code did")
+    article_commands = parser.add_subparsers(
+        dest="article_command", required=True, metavar="COMMAND"
+    )
+    run = article_commands.add_parser(
+        "run", help="train one cell faithfully, score it, record it in imgen/results/article.csv"
+    )
+    run.add_argument(
+        "--cell", required=True, choices=[cell.id for cell in article.CELLS], metavar="CELL",
+        help="the cell as the blog labels it, e.g. lfw/basic/32/reconstruct",
+    )
+    run.add_argument(
+        "--out", type=Path, help="folder for its checkpoint (default: results/runs/article-ROW)"
+    )
+    run.add_argument("--no-download", action="store_true", help="use only the data folder")
+    run.add_argument(
+        "--max-steps", type=_positive_int, help="stop after this many steps (a smoke test: "
+        "nothing is recorded)"
+    )
+    _add_runtime_arguments(run)
+    run.set_defaults(run=article_run_command)
+    table = article_commands.add_parser(
+        "table", help="rewrite imgen/results/article.md from article.csv and baselines.csv"
+    )
+    table.set_defaults(run=article_table_command)
+    people = article_commands.add_parser(
+        "people", help="score LFW re-runs on faces of people seen in training and of others"
+    )
+    people.add_argument(
+        "--cell", required=True, action="append", metavar="CELL",
+        choices=[cell.id for cell in article.CELLS if cell.data == "lfw"],
+        help="an LFW cell already run (may repeat)",
+    )
+    people.add_argument(
+        "--runs", type=Path, default=Path("results/runs"),
+        help="where `article run` put its checkpoints (default: results/runs)",
+    )
+    people.add_argument("--no-download", action="store_true", help="use only the data folder")
+    people.set_defaults(run=article_people_command)
+
+
+def article_run_command(args, command):
+    """``article run``: one cell re-run as the article's code ran it (resumable)."""
+    cell = article.cell(args.cell)
+    amp = False if args.no_amp else (True if args.amp else None)
+    try:
+        amp_settings(select_device(args.device), amp)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    splits = article.load_splits(cell.data, download=not args.no_download)
+    out = args.out or Path(f"results/runs/article-{cell.row:02d}")
+    _, metrics = replicate.run_cell(
+        cell, splits, out, amp=amp, device=args.device, progress=not args.no_progress,
+        max_steps=args.max_steps,
+    )
+    if metrics is None:
+        print(f"interrupted: {out / 'checkpoint.pt'} keeps the completed epochs; run the same "
+              "command again to go on", file=sys.stderr)
+        return 130
+    print(
+        f"#{cell.row} {cell.id}: MSE {metrics['mse']:.5g} on {metrics['evaluation_images']:,} "
+        f"{cell.evaluated_on} images (printed {cell.printed_mse:.5g}, ratio "
+        f"{metrics['mse'] / cell.printed_mse:.2f}) after {_epochs(metrics['epochs'])}, "
+        f"{metrics['seconds']:.0f} s on {metrics['device']}"
+    )
+    if metrics["complete"]:
+        replicate.record(metrics, command)
+        print(f"recorded in {replicate.write_table().parent / 'article.csv'}")
+    return 0
+
+
+def article_people_command(args, command):
+    """``article people``: LFW re-runs scored on faces of seen and of unseen people."""
+    splits = article.load_splits("lfw", download=not args.no_download)
+    for cell_id in args.cell:
+        cell = article.cell(cell_id)
+        checkpoint = args.runs / f"article-{cell.row:02d}" / "checkpoint.pt"
+        model = replicate.trained_model(cell, checkpoint)
+        found = replicate.seen_and_unseen(model, cell, splits)
+        replicate.record_people(cell, found, command)
+        print(
+            f"#{cell.row} {cell.id}: seen {found['seen'][1]:.5g} ({found['seen'][0]:,} faces), "
+            f"unseen {found['unseen'][1]:.5g} ({found['unseen'][0]:,} faces)"
+        )
+    print(f"recorded in {replicate.RESULTS / 'people.csv'} and people.md")
+    return 0
+
+
+def article_table_command(args, command):
+    print(f"{replicate.write_table()}")
+    return 0
 
 
 def _add_gan_commands(commands):
@@ -643,7 +747,12 @@ def baselines_command(args, command):
         splits = article.load_splits(name, download=not args.no_download)
         sizes = ", ".join(f"{part} {len(images):,}" for part, images in splits._asdict().items())
         print(f"{article.PROTOCOLS[name].name} ({sizes} images):")
-        print(baselines.baseline_table(baselines.article_baselines(cells, splits)))
+        results = baselines.article_baselines(cells, splits)
+        print(baselines.baseline_table(results))
+        if args.record:
+            replicate.record_baselines(results, splits.evaluation, command)
+    if args.record:
+        print(f"recorded in {replicate.RESULTS / 'baselines.csv'}; {replicate.write_table()}")
     return 0
 
 

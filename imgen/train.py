@@ -43,6 +43,10 @@ SCHEDULES = ("constant", "cosine", "onecycle")
 # "flip" mirrors a random half of every training batch left to right: right for faces, photos
 # and fruit, wrong for digits (a mirrored 3 is no digit).
 AUGMENTS = ("none", "flip")
+# "adam" (AdamW when weight_decay > 0) or "adamax" (Adam with the infinity norm, which article D's
+# code used for its latent-32 reconstructions, with Keras' epsilon). Adam keeps torch's epsilon.
+OPTIMIZERS = ("adam", "adamax")
+KERAS_EPSILON = 1e-7
 # The random occlusions need a size; these hide half (any side, pixels) or a quarter (rectangle).
 RANDOM_OCCLUSIONS = {
     "any-side": {"fraction": 0.5},
@@ -59,6 +63,7 @@ SAME_ON_RESUME = (
     "weight_decay",
     "schedule",
     "augment",
+    "optimizer",
     "train_images",
     "precision",
     "beta",
@@ -216,6 +221,7 @@ def fit(
     max_steps=None,
     augment="none",
     beta=1.0,
+    optimizer="adam",
 ):
     """Train ``model`` on ``train`` and return its :class:`History`.
 
@@ -228,9 +234,10 @@ def fit(
     :func:`imgen.vae.elbo_loss` with ``beta``: the negative ELBO per image, reconstruction plus
     ``beta`` times KL; ``val`` is scored with the codes' means).
 
-    Adam (AdamW when ``weight_decay`` > 0) at ``lr``, kept ``"constant"`` or annealed per step by
-    ``"cosine"`` or ``"onecycle"``. Each epoch's shuffling, occlusion and dropout depend only on
-    ``(seed, epoch)``: the loop reseeds torch's global generator at every epoch. ``max_steps``
+    ``optimizer`` "adam" (AdamW when ``weight_decay`` > 0) or "adamax" at ``lr``, kept
+    ``"constant"`` or annealed per step by ``"cosine"`` or ``"onecycle"``. Each epoch's
+    shuffling, occlusion and dropout depend only on ``(seed, epoch)``: the loop reseeds torch's
+    global generator at every epoch. ``max_steps``
     stops after that many optimiser steps in all (for smoke tests). ``augment="flip"`` mirrors
     a random half of each training batch left to right (drawn from the same per-epoch seed): a
     second, equally likely view of a face or a photo, which slows overfitting on small sets.
@@ -247,6 +254,9 @@ def fit(
     _check_choice("task", task, TASKS)
     _check_choice("schedule", schedule, SCHEDULES)
     _check_choice("augment", augment, AUGMENTS)
+    _check_choice("optimizer", optimizer, OPTIMIZERS)
+    if optimizer == "adamax" and weight_decay:
+        raise ValueError("weight_decay is for optimizer='adam' (AdamW); adamax takes none")
     for name, value in [("epochs", epochs), ("batch_size", batch_size), ("max_steps", max_steps)]:
         _check_count(name, value, allow_none=name == "max_steps")
     _check_seed(seed)
@@ -273,7 +283,8 @@ def fit(
 
     layout = memory_format(device, model)
     model.to(device, memory_format=layout)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    optimizer_name = optimizer
+    optimizer = _make_optimizer(optimizer_name, model.parameters(), lr, weight_decay)
     steps_per_epoch = math.ceil(len(images) / batch_size)
     total_steps = epochs * steps_per_epoch
     if max_steps is not None:
@@ -291,6 +302,7 @@ def fit(
         "schedule": schedule,
         "augment": augment,
         "beta": float(beta),
+        "optimizer": optimizer_name,
         "max_steps": max_steps,
         "train_images": len(images),
         "val_images": 0 if val is None else len(val_images),
@@ -536,6 +548,12 @@ def _epoch_generator(seed, epoch):
     return torch.Generator().manual_seed(epoch_seed)
 
 
+def _make_optimizer(name, parameters, lr, weight_decay):
+    if name == "adamax":
+        return torch.optim.Adamax(parameters, lr=lr, eps=KERAS_EPSILON)
+    return torch.optim.AdamW(parameters, lr=lr, weight_decay=weight_decay)
+
+
 def _make_scheduler(optimizer, schedule, lr, total_steps):
     if schedule == "cosine":
         return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
@@ -567,8 +585,9 @@ def _resume(path, model, optimizer, scheduler, scaler, settings):
     """Load the state saved at ``path`` into the training objects; returns (history, epoch)."""
     saved = load_checkpoint(path)
     must_match = SAME_ON_RESUME + (("epochs",) if settings["schedule"] != "constant" else ())
-    # Checkpoints written before fit had ``augment`` (``beta``) trained without it (at 1).
-    fit_args = {"augment": "none", "beta": 1.0, **saved["fit_args"]}
+    # Checkpoints written before fit had ``augment`` (``beta``, ``optimizer``) trained without it
+    # (at 1, with Adam).
+    fit_args = {"augment": "none", "beta": 1.0, "optimizer": "adam", **saved["fit_args"]}
     changed = [
         f"{name}={fit_args.get(name)!r} there but {settings[name]!r} here"
         for name in must_match

@@ -1,0 +1,309 @@
+"""Article D's cells re-run as its code ran them, and the table that sets them beside its numbers.
+
+- :func:`run_cell` trains one cell of :data:`imgen.article.CELLS` faithfully: the model as the
+  code built it, its optimiser (Adam or Adamax at Keras' rate 0.001), batch 32, its epochs, its
+  occlusion (rows from ``H // 2 + 1`` down), on the 80% training split, scored as the code
+  scored (MSE over the whole image on the official test set, or on LFW's 20%). Resumable: the
+  checkpoint is written after every epoch.
+- :func:`record` keeps one row per cell in ``imgen/results/article.csv`` (with the command that
+  made it); :func:`record_baselines` the linear baselines in ``baselines.csv``.
+- :func:`article_table` writes ``article.md``: for every cell, the blog's number, the code's
+  printed number, the linear baseline of the same latent, the faithful re-run where one ran, and
+  their ratios.
+
+``python -m imgen article run | table`` and ``python -m imgen baselines --record`` are the front
+ends. The "Reproducing the article" page reads the table.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+from pathlib import Path
+
+import torch
+
+from imgen import article
+from imgen.checkpoint import atomic_open, load_checkpoint, load_weights
+from imgen.train import evaluate, fit, select_device
+
+RESULTS = Path(__file__).parent / "results"
+LEARNING_RATE = 1e-3  # Keras' default for Adam and Adamax; the code never set it
+SEED = 0
+COLUMNS = (
+    "row",
+    "cell",
+    "model",
+    "latent",
+    "optimiser",
+    "epochs",
+    "batch_size",
+    "train_images",
+    "evaluated_on",
+    "evaluation_images",
+    "evaluation_fingerprint",
+    "printed_mse",
+    "mse",
+    "seconds",
+    "device",
+    "date",
+    "command",
+)
+BASELINE_COLUMNS = (
+    "row",
+    "cell",
+    "method",
+    "latent",
+    "strength",
+    "mse",
+    "evaluation_images",
+    "evaluation_fingerprint",
+    "command",
+)
+
+
+def run_cell(
+    cell,
+    splits,
+    out,
+    *,
+    resume=True,
+    amp=None,
+    device="auto",
+    progress=True,
+    max_steps=None,
+):
+    """Train ``cell`` (an :class:`imgen.article.ArticleCell` or its id) on ``splits`` (from
+    :func:`imgen.article.load_splits`) as the article's code did; returns ``(model, metrics)``,
+    or ``(model, None)`` when interrupted (the checkpoint in ``out`` keeps the completed epochs:
+    call again to go on). ``metrics`` is also written to ``out/metrics.json``.
+
+    ``max_steps`` stops early (for smoke tests); such a run is not the cell's and says so.
+    """
+    cell = article.cell(cell) if isinstance(cell, str) else cell
+    if not isinstance(cell, article.ArticleCell):
+        raise TypeError(f"cell must be an ArticleCell or a cell id, got {type(cell).__name__}")
+    if not isinstance(splits, article.ArticleSplits):
+        raise TypeError(
+            "splits must be the ArticleSplits of imgen.article.load_splits, "
+            f"got {type(splits).__name__}"
+        )
+    if tuple(splits.train.images.shape[1:]) != cell.protocol.shape:
+        raise ValueError(
+            f"{cell.id} trains on images shaped {cell.protocol.shape} (C, H, W), got "
+            f"{tuple(splits.train.images.shape[1:])}"
+        )
+    out = Path(out)
+    torch.manual_seed(SEED)  # the initial weights, so a rerun repeats the run
+    model = cell.build()
+    occlusion = {"occlusion": cell.occlusion} if cell.occlusion else {}
+    history = fit(
+        model,
+        splits.train,
+        splits.evaluation,
+        task=cell.task,
+        epochs=cell.epochs,
+        batch_size=cell.batch_size,
+        lr=LEARNING_RATE,
+        optimizer=cell.optimiser,
+        seed=SEED,
+        checkpoint=out / "checkpoint.pt",
+        resume=resume,
+        amp=amp,
+        device=device,
+        progress=progress,
+        max_steps=max_steps,
+        **occlusion,
+    )
+    if history.interrupted:
+        return model, None
+    mse = evaluate(model, splits.evaluation, task=cell.task, device=device, seed=SEED, **occlusion)
+    where = select_device(device)
+    metrics = {
+        "row": cell.row,
+        "cell": cell.id,
+        "model": cell.model,
+        "latent": cell.latent,
+        "optimiser": cell.optimiser,
+        "epochs": history.epochs_done,
+        "batch_size": cell.batch_size,
+        "train_images": len(splits.train),
+        "evaluated_on": cell.evaluated_on,
+        "evaluation_images": len(splits.evaluation),
+        "evaluation_fingerprint": splits.evaluation.fingerprint(),
+        "printed_mse": cell.printed_mse,
+        "mse": mse,
+        "seconds": round(sum(history.seconds), 1),
+        "device": where.type + (" (bf16 autocast)" if amp and where.type == "cpu" else ""),
+        "date": datetime.date.today().isoformat(),
+        "complete": max_steps is None and history.epochs_done == cell.epochs,
+        "history": history.to_dict(),
+    }
+    _write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return model, metrics
+
+
+def record(metrics, command, path=None):
+    """Put the row of a finished :func:`run_cell` into ``article.csv`` (replacing the cell's
+    earlier row); a run cut short by ``max_steps`` is refused."""
+    if not metrics.get("complete"):
+        raise ValueError(
+            f"{metrics.get('cell')}: only a run of all the cell's epochs goes into the table "
+            f"(this one stopped after {metrics.get('epochs')})"
+        )
+    path = Path(path or RESULTS / "article.csv")
+    rows = read_rows(path)
+    rows[int(metrics["row"])] = {**{k: metrics[k] for k in COLUMNS[:-1]}, "command": command}
+    _write_rows(path, COLUMNS, [rows[k] for k in sorted(rows)])
+    return path
+
+
+def record_baselines(results, evaluation, command, path=None):
+    """Put :func:`imgen.baselines.article_baselines` results (of one data set, scored on the
+    ImageData ``evaluation``) into ``baselines.csv``, replacing those cells' earlier rows."""
+    path = Path(path or RESULTS / "baselines.csv")
+    rows = read_rows(path)
+    for result in results:
+        rows[result.cell.row] = {
+            "row": result.cell.row,
+            "cell": result.cell.id,
+            "method": result.method,
+            "latent": result.latent,
+            "strength": "" if result.strength is None else f"{result.strength:.6g}",
+            "mse": result.mse,
+            "evaluation_images": len(evaluation),
+            "evaluation_fingerprint": evaluation.fingerprint(),
+            "command": command,
+        }
+    _write_rows(path, BASELINE_COLUMNS, [rows[k] for k in sorted(rows)])
+    return path
+
+
+def read_rows(path) -> dict:
+    """The rows of ``article.csv`` or ``baselines.csv``, by the cell's row number."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    with path.open(newline="") as file:
+        return {int(row["row"]): row for row in csv.DictReader(file)}
+
+
+def article_table(runs=None, floors=None) -> str:
+    """``article.md``: every cell of the article's table with the blog's number, the code's
+    printed number, the linear baseline, the faithful re-run (– where none ran yet), and the
+    ratios of the re-run and of the baseline to the printed number."""
+    runs = read_rows(RESULTS / "article.csv") if runs is None else runs
+    floors = read_rows(RESULTS / "baselines.csv") if floors is None else floors
+    lines = [
+        "| # | cell (as the blog labels it) | code's model, latent | evaluated on | blog | printed "
+        "| linear baseline | faithful re-run | re-run / printed | baseline / printed |",
+        "|---:|---|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for cell in article.CELLS:
+        run, floor = runs.get(cell.row), floors.get(cell.row)
+        rerun = float(run["mse"]) if run else None
+        base = float(floor["mse"]) if floor else None
+        method = {"pca": "PCA", "ridge": "ridge"}.get(floor["method"], "") if floor else ""
+        lines.append(
+            f"| {cell.row} | {cell.id} | {cell.model.removeprefix('article-')}, {cell.latent} "
+            f"| {cell.evaluated_on} | {cell.blog_mse:g} | {cell.printed_mse:.4g} "
+            f"| {_number(base)}{' (' + method + ')' if method else ''} | {_number(rerun)} "
+            f"| {_ratio(rerun, cell.printed_mse)} | {_ratio(base, cell.printed_mse)} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_table(path=None) -> Path:
+    path = Path(path or RESULTS / "article.md")
+    _write_text(path, article_table())
+    return path
+
+
+def _number(value):
+    return "–" if value is None else f"{value:.4g}"
+
+
+def _ratio(value, reference):
+    return "–" if value is None else f"{value / reference:.2f}"
+
+
+def _write_rows(path, columns, rows):
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    _write_text(path, text.getvalue())
+
+
+def _write_text(path, text):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path) as file:
+        file.write(text.encode())
+
+
+def seen_and_unseen(model, cell, splits, *, device="auto") -> dict:
+    """LFW's split is by image, so most faces scored belong to people the model trained on.
+    Score ``model`` (trained for the LFW ``cell``) separately on the evaluation faces of people
+    with an image in ``splits.train`` ("seen") and of people without one ("unseen"); returns
+    ``{"seen": (images, mse), "unseen": (images, mse), "all": (images, mse)}``."""
+    cell = article.cell(cell) if isinstance(cell, str) else cell
+    if cell.data != "lfw":
+        raise ValueError(f"only LFW is split by image and labelled by person, not {cell.data!r}")
+    evaluation = splits.evaluation
+    if splits.train.labels is None or evaluation.labels is None:
+        raise ValueError("the splits need LFW's person labels (article.load_splits gives them)")
+    known = torch.isin(evaluation.labels, splits.train.labels.unique())
+    occlusion = {"occlusion": cell.occlusion} if cell.occlusion else {}
+    out = {}
+    for name, mask in (("seen", known), ("unseen", ~known), ("all", torch.ones_like(known))):
+        part = evaluation.images[mask]
+        mse = evaluate(model, part, task=cell.task, device=device, seed=SEED, **occlusion)
+        out[name] = (len(part), mse)
+    return out
+
+
+def trained_model(cell, checkpoint):
+    """The model of ``cell`` with the weights of a :func:`run_cell` checkpoint."""
+    cell = article.cell(cell) if isinstance(cell, str) else cell
+    saved = load_checkpoint(checkpoint)
+    model = cell.build()
+    load_weights(model, saved["model"], source=checkpoint)
+    return model.eval()
+
+
+PEOPLE_COLUMNS = ("row", "cell", "seen_images", "seen_mse", "unseen_images", "unseen_mse",
+                  "all_mse", "command")
+
+
+def record_people(cell, scores, command, path=None):
+    """Keep :func:`seen_and_unseen`'s scores of ``cell`` in ``people.csv``; rewrite people.md."""
+    path = Path(path or RESULTS / "people.csv")
+    rows = read_rows(path)
+    rows[cell.row] = {
+        "row": cell.row, "cell": cell.id,
+        "seen_images": scores["seen"][0], "seen_mse": scores["seen"][1],
+        "unseen_images": scores["unseen"][0], "unseen_mse": scores["unseen"][1],
+        "all_mse": scores["all"][1], "command": command,
+    }
+    _write_rows(path, PEOPLE_COLUMNS, [rows[k] for k in sorted(rows)])
+    _write_text(path.with_suffix(".md"), people_table(rows))
+    return path
+
+
+def people_table(rows) -> str:
+    """``people.md``: each LFW model's MSE on faces of people it trained on and of others."""
+    lines = [
+        "| # | cell | faces of people seen in training | MSE | faces of people not seen | MSE "
+        "| unseen / seen |",
+        "|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for row in (rows[k] for k in sorted(rows)):
+        seen, unseen = float(row["seen_mse"]), float(row["unseen_mse"])
+        lines.append(
+            f"| {row['row']} | {row['cell']} | {int(row['seen_images']):,} | {seen:.4g} "
+            f"| {int(row['unseen_images']):,} | {unseen:.4g} | {unseen / seen:.2f} |"
+        )
+    return "\n".join(lines) + "\n"

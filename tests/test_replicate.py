@@ -1,0 +1,200 @@
+"""The article's cells re-run as its code ran them (imgen.replicate) and fit's optimisers."""
+
+from __future__ import annotations
+
+import csv
+import shlex
+
+import pytest
+import torch
+
+from imgen import article, baselines, replicate
+from imgen.cli import main
+from imgen.data import ImageData
+from imgen.models import build_model
+from imgen.train import fit
+
+
+def images(n, shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (n, *shape), generator=g, dtype=torch.uint8)
+
+
+def splits_for(name, n=40, seed=0):
+    """Small random images shaped as data set ``name`` under the article's protocol."""
+    shape = article.PROTOCOLS[name].shape
+
+    def part(split, k):
+        return ImageData(images(n, shape, seed + k), None, (), name, split)
+
+    train, val = part("train", 0), part("val", 1)
+    return article.ArticleSplits(train, val, val if name == "lfw" else part("test", 2))
+
+
+# ---------------------------------------------------------------------------- fit's optimisers
+
+
+def tiny_run(tmp_path, optimizer, **options):
+    torch.manual_seed(0)
+    model = build_model("dense", in_shape=(1, 8, 8), latent=4)
+    history = fit(
+        model, images(64, (1, 8, 8)), epochs=1, batch_size=16, optimizer=optimizer,
+        progress=False, checkpoint=tmp_path / "c.pt", **options,
+    )
+    return model, history
+
+
+def test_adamax_trains_and_differs_from_adam(tmp_path):
+    adam, h_adam = tiny_run(tmp_path / "a", "adam")
+    adamax, h_adamax = tiny_run(tmp_path / "b", "adamax")
+    saved = torch.load(tmp_path / "b" / "c.pt", weights_only=True)
+    assert saved["fit_args"]["optimizer"] == "adamax"
+    assert "exp_inf" in saved["optimizer"]["state"][0]  # Adamax's infinity norm, not Adam's
+    assert h_adam.train_loss != h_adamax.train_loss
+
+
+def test_resuming_with_another_optimiser_is_refused(tmp_path):
+    tiny_run(tmp_path, "adam")
+    with pytest.raises(ValueError, match="optimizer='adam' there but 'adamax' here"):
+        tiny_run(tmp_path, "adamax", resume=True)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"optimizer": "sgd"}, "optimizer must be one of"),
+        ({"optimizer": "adamax", "weight_decay": 0.1}, "adamax takes none"),
+    ],
+)
+def test_fit_refuses_an_unknown_optimiser_or_weight_decay_with_adamax(tmp_path, options, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_run(tmp_path, **options)
+
+
+# --------------------------------------------------------------------------------- run_cell
+
+
+def test_a_cell_runs_as_its_code_did_and_goes_into_the_table(tmp_path):
+    cell = article.cell("cifar/basic/32/complete")  # latent 64, Adam, 10 epochs of batch 32
+    splits = splits_for("cifar")
+    model, metrics = replicate.run_cell(cell, splits, tmp_path / "run", progress=False)
+    assert metrics["complete"] and metrics["epochs"] == cell.epochs == 10
+    assert model.config["latent"] == 64 and metrics["batch_size"] == 32
+    saved = torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)
+    assert saved["fit_args"]["occlusion"] == {"kind": "below-middle"}
+    assert saved["fit_args"]["optimizer"] == "adam" and saved["fit_args"]["lr"] == 1e-3
+    assert metrics["evaluation_images"] == 40 and metrics["evaluated_on"] == "test"
+    assert metrics["evaluation_fingerprint"] == splits.evaluation.fingerprint()
+
+    # Run again: the checkpoint is complete, so nothing trains and the score is the same.
+    _, again = replicate.run_cell(cell, splits, tmp_path / "run", progress=False)
+    assert again["mse"] == metrics["mse"] and again["seconds"] == metrics["seconds"]
+
+    table = tmp_path / "article.csv"
+    replicate.record(metrics, "python -m imgen article run --cell " + cell.id, table)
+    rows = replicate.read_rows(table)
+    assert list(rows) == [16] and float(rows[16]["mse"]) == metrics["mse"]
+    text = replicate.article_table(rows, {})
+    line = next(line for line in text.splitlines() if "cifar/basic/32/complete" in line)
+    assert f"{metrics['mse']:.4g}" in line and f"{metrics['mse'] / cell.printed_mse:.2f}" in line
+
+
+def test_adamax_cells_train_with_adamax(tmp_path):
+    cell = article.cell("mnist/deep/32/reconstruct")
+    assert cell.optimiser == "adamax"
+    replicate.run_cell(cell, splits_for("mnist", 8), tmp_path, progress=False, max_steps=1)
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=True)
+    assert saved["fit_args"]["optimizer"] == "adamax" and saved["fit_args"]["batch_size"] == 32
+
+
+def test_a_run_cut_short_is_not_recorded(tmp_path):
+    cell = article.cell("lfw/basic/32/reconstruct")
+    _, metrics = replicate.run_cell(
+        cell, splits_for("lfw"), tmp_path, progress=False, max_steps=2
+    )
+    assert not metrics["complete"] and metrics["evaluated_on"] == "val"
+    with pytest.raises(ValueError, match="only a run of all the cell's epochs"):
+        replicate.record(metrics, "x", tmp_path / "article.csv")
+    assert not (tmp_path / "article.csv").exists()
+
+
+def test_run_cell_refuses_images_of_another_shape_or_no_splits(tmp_path):
+    cell = article.cell("lfw/basic/32/reconstruct")
+    with pytest.raises(ValueError, match=r"shaped \(3, 45, 45\).*got \(3, 32, 32\)"):
+        replicate.run_cell(cell, splits_for("cifar"), tmp_path)
+    with pytest.raises(TypeError, match="ArticleSplits"):
+        replicate.run_cell(cell, images(4, (3, 45, 45)), tmp_path)
+    with pytest.raises(ValueError, match="no article cell"):
+        replicate.run_cell("lfw/basic/33/reconstruct", splits_for("lfw"), tmp_path)
+
+
+def test_faces_of_seen_and_unseen_people_are_scored_apart(tmp_path):
+    cell = article.cell("lfw/basic/32/reconstruct")
+    shape = article.PROTOCOLS["lfw"].shape
+    train = ImageData(images(6, shape), torch.tensor([0, 0, 1, 1, 2, 2]), ("a", "b", "c", "d"),
+                      "LFW", "train")
+    faces = images(5, shape, seed=3)
+    # people 0 and 2 are in train, 3 is not; the last two faces are black
+    faces[3:] = 0
+    val = ImageData(faces, torch.tensor([0, 2, 0, 3, 3]), train.classes, "LFW", "val")
+    splits = article.ArticleSplits(train, val, val)
+    torch.manual_seed(0)
+    model = cell.build().eval()
+    found = replicate.seen_and_unseen(model, cell, splits)
+    assert found["seen"][0] == 3 and found["unseen"][0] == 2 and found["all"][0] == 5
+    total = found["seen"][0] * found["seen"][1] + found["unseen"][0] * found["unseen"][1]
+    assert total / 5 == pytest.approx(found["all"][1])
+    path = replicate.record_people(cell, found, "cmd", tmp_path / "people.csv")
+    assert "| 7 | lfw/basic/32/reconstruct | 3 |" in path.with_suffix(".md").read_text()
+    with pytest.raises(ValueError, match="only LFW"):
+        replicate.seen_and_unseen(model, article.cell("mnist/basic/32/reconstruct"), splits)
+    replicate.run_cell(cell, splits, tmp_path / "run", progress=False, max_steps=1)
+    again = replicate.trained_model(cell, tmp_path / "run" / "checkpoint.pt")
+    assert again.config == model.config
+
+
+def test_baselines_are_recorded_by_cell(tmp_path):
+    splits = splits_for("mnist", 60)
+    cells = [c for c in article.CELLS if c.data == "mnist" and c.model == "article-basic"]
+    results = baselines.article_baselines(cells, splits)
+    path = replicate.record_baselines(results, splits.evaluation, "cmd", tmp_path / "b.csv")
+    rows = replicate.read_rows(path)
+    assert sorted(rows) == [1, 2]
+    assert rows[1]["method"] == "pca" and rows[2]["method"] == "ridge" and rows[2]["strength"]
+    assert float(rows[2]["mse"]) == results[1].mse
+
+
+def test_the_command_line_runs_a_cell_and_refuses_an_unknown_one(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["article", "run", "--cell", "lfw/basic/33/reconstruct"])
+    assert "invalid choice" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------- the shipped table
+
+
+def shipped_rows(name):
+    path = replicate.RESULTS / name
+    with path.open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def test_the_shipped_article_table_is_rendered_from_the_shipped_rows():
+    assert (replicate.RESULTS / "article.md").read_text() == replicate.article_table()
+
+
+def test_every_cell_has_its_linear_baseline_and_every_basic_cell_a_faithful_rerun():
+    floors = replicate.read_rows(replicate.RESULTS / "baselines.csv")
+    runs = replicate.read_rows(replicate.RESULTS / "article.csv")
+    assert sorted(floors) == [cell.row for cell in article.CELLS]
+    basic = [cell.row for cell in article.CELLS if cell.model == "article-basic"]
+    assert set(basic) <= set(runs)
+    for row in runs.values():
+        cell = article.cell(row["cell"])
+        assert int(row["row"]) == cell.row and int(row["epochs"]) == cell.epochs
+        argv = shlex.split(row["command"])
+        assert argv[:5] == ["python", "-m", "imgen", "article", "run"]
+        assert argv[argv.index("--cell") + 1] == cell.id
+        sizes = article.PROTOCOLS[cell.data].code_sizes
+        assert int(row["train_images"]) in (sizes[0], {"lfw": 10_586, "cifar": 16_000}.get(
+            cell.data))

@@ -198,3 +198,29 @@ def test_every_cell_has_its_linear_baseline_and_every_basic_cell_a_faithful_reru
         sizes = article.PROTOCOLS[cell.data].code_sizes
         assert int(row["train_images"]) in (sizes[0], {"lfw": 10_586, "cifar": 16_000}.get(
             cell.data))
+
+
+# The claims of book/reproducing.md, checked against the shipped rows
+
+
+def test_the_basic_reruns_land_on_the_printed_values():
+    runs = replicate.read_rows(replicate.RESULTS / "article.csv")
+    for cell in article.CELLS:
+        if cell.model == "article-basic":
+            assert float(runs[cell.row]["mse"]) == pytest.approx(cell.printed_mse, rel=0.06)
+
+
+def test_the_deep_completion_models_on_faces_and_cifar_score_above_the_linear_baseline():
+    floors = replicate.read_rows(replicate.RESULTS / "baselines.csv")
+    for cell in article.CELLS:
+        if cell.data in ("lfw", "cifar") and cell.model == "article-deep":
+            if cell.task == "complete":
+                assert cell.printed_mse > float(floors[cell.row]["mse"]), cell.id
+
+
+def test_a_linear_model_scores_seen_and_unseen_people_alike():
+    rows = replicate.read_rows(replicate.RESULTS / "people.csv")
+    linear = [row for row in rows.values() if "/basic/" in row["cell"]]
+    assert linear
+    for row in linear:
+        assert float(row["unseen_mse"]) == pytest.approx(float(row["seen_mse"]), rel=0.03)

@@ -254,6 +254,12 @@ class _Fits:
         best = min(scores, key=scores.get)
         return RidgeResult(full.map(best, rank).mse(evaluation), best, scores)
 
+    def ridge_map(self, visible_rows, rank) -> LinearMap:
+        """The map :meth:`ridge` scores (its strength chosen on the held-out tenth)."""
+        self.ridge(visible_rows, rank, self.held)
+        full, scores = self._ridge[visible_rows]
+        return full.map(min(scores, key=scores.get), rank)
+
 
 @dataclass(frozen=True)
 class Baseline:
@@ -288,6 +294,21 @@ def article_baselines(cells, splits: article.ArticleSplits) -> list[Baseline]:
             result = fits.ridge(cell.occluded_rows.start, cell.latent, splits.evaluation)
             out.append(Baseline(cell, "ridge", cell.latent, result.mse, result.strength))
     return out
+
+
+def article_map(cell, train) -> LinearMap:
+    """The fitted linear map behind ``cell``'s baseline (an :class:`imgen.article.ArticleCell`),
+    fitted on ``train``: PCA at the cell's latent for reconstruction, reduced-rank ridge from the
+    visible rows for completion. What :class:`imgen.models.LinearStartAutoencoder` starts from."""
+    if not isinstance(cell, article.ArticleCell):
+        raise TypeError(f"cell must be an imgen.article.ArticleCell, got {type(cell).__name__}")
+    if _shape(train) != cell.protocol.shape:
+        raise ValueError(
+            f"{cell.id} needs images shaped {cell.protocol.shape}, got {_shape(train)}"
+        )
+    if cell.task == "reconstruct":
+        return pca_map(Moments.of(train), cell.latent)
+    return _Fits(train).ridge_map(cell.occluded_rows.start, cell.latent)
 
 
 def _flat(images) -> torch.Tensor:

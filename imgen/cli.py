@@ -264,20 +264,26 @@ def _add_article_commands(commands):
     run = article_commands.add_parser(
         "run", help="train one cell faithfully, score it, record it in imgen/results/article.csv"
     )
-    run.add_argument(
-        "--cell", required=True, choices=[cell.id for cell in article.CELLS], metavar="CELL",
-        help="the cell as the blog labels it, e.g. lfw/basic/32/reconstruct",
+    ours = article_commands.add_parser(
+        "ours", help="train our model on a cell's protocol, record it in imgen/results/ours.csv"
     )
-    run.add_argument(
-        "--out", type=Path, help="folder for its checkpoint (default: results/runs/article-ROW)"
-    )
-    run.add_argument("--no-download", action="store_true", help="use only the data folder")
-    run.add_argument(
-        "--max-steps", type=_positive_int, help="stop after this many steps (a smoke test: "
-        "nothing is recorded)"
-    )
-    _add_runtime_arguments(run)
+    for each, folder in ((run, "article"), (ours, "ours")):
+        each.add_argument(
+            "--cell", required=True, choices=[cell.id for cell in article.CELLS], metavar="CELL",
+            help="the cell as the blog labels it, e.g. lfw/basic/32/reconstruct",
+        )
+        each.add_argument(
+            "--out", type=Path,
+            help=f"folder for its checkpoint (default: results/runs/{folder}-ROW)",
+        )
+        each.add_argument("--no-download", action="store_true", help="use only the data folder")
+        each.add_argument(
+            "--max-steps", type=_positive_int, help="stop after this many steps (a smoke test: "
+            "nothing is recorded)"
+        )
+        _add_runtime_arguments(each)
     run.set_defaults(run=article_run_command)
+    ours.set_defaults(run=article_run_command, ours=True)
     table = article_commands.add_parser(
         "table", help="rewrite imgen/results/article.md from article.csv and baselines.csv"
     )
@@ -299,7 +305,8 @@ def _add_article_commands(commands):
 
 
 def article_run_command(args, command):
-    """``article run``: one cell re-run as the article's code ran it (resumable)."""
+    """``article run``: one cell re-run as the article's code ran it; ``article ours``: our
+    model on the cell's protocol. Both resumable."""
     cell = article.cell(args.cell)
     amp = False if args.no_amp else (True if args.amp else None)
     try:
@@ -307,8 +314,9 @@ def article_run_command(args, command):
     except ValueError as error:
         raise UsageError(str(error)) from None
     splits = article.load_splits(cell.data, download=not args.no_download)
-    out = args.out or Path(f"results/runs/article-{cell.row:02d}")
-    _, metrics = replicate.run_cell(
+    ours = getattr(args, "ours", False)
+    out = args.out or Path(f"results/runs/{'ours' if ours else 'article'}-{cell.row:02d}")
+    _, metrics = (replicate.run_ours if ours else replicate.run_cell)(
         cell, splits, out, amp=amp, device=args.device, progress=not args.no_progress,
         max_steps=args.max_steps,
     )
@@ -317,14 +325,16 @@ def article_run_command(args, command):
               "command again to go on", file=sys.stderr)
         return 130
     print(
-        f"#{cell.row} {cell.id}: MSE {metrics['mse']:.5g} on {metrics['evaluation_images']:,} "
+        f"#{cell.row} {cell.id}{' (ours)' if ours else ''}: MSE {metrics['mse']:.5g} on "
+        f"{metrics['evaluation_images']:,} "
         f"{cell.evaluated_on} images (printed {cell.printed_mse:.5g}, ratio "
         f"{metrics['mse'] / cell.printed_mse:.2f}) after {_epochs(metrics['epochs'])}, "
         f"{metrics['seconds']:.0f} s on {metrics['device']}"
     )
     if metrics["complete"]:
-        replicate.record(metrics, command)
-        print(f"recorded in {replicate.write_table().parent / 'article.csv'}")
+        path = (replicate.record_ours if ours else replicate.record)(metrics, command)
+        replicate.write_table()
+        print(f"recorded in {path}")
     return 0
 
 

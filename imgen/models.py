@@ -296,6 +296,74 @@ class ConvAutoencoder(Autoencoder):
         self.decoder = nn.Sequential(*decoder)
 
 
+class _Sum(nn.Module):
+    """``first(x) + second(x)``: a path and a learned correction beside it."""
+
+    def __init__(self, first, second):
+        super().__init__()
+        self.first, self.second = first, second
+
+    def forward(self, x):
+        return self.first(x) + self.second(x)
+
+
+class LinearStartAutoencoder(Autoencoder):
+    """A linear autoencoder with a convolutional correction beside each half, zero at the start.
+
+    Encoder: a dense map of the flattened image to the code, plus :class:`ConvAutoencoder`'s
+    encoder (strided convolutions of ``width``, ``2*width``, ``4*width`` channels, then dense to
+    the code) whose last layer starts at zero. Decoder: a dense map of the code to the image,
+    plus the mirror image of that correction, its last layer again at zero. Everything the
+    decoder knows passes through the code of ``latent`` numbers.
+
+    :meth:`start_from` sets the two dense maps to a closed-form linear solution (a
+    :class:`imgen.baselines.LinearMap`: PCA for reconstruction, reduced-rank ridge regression for
+    completion), so training starts at the linear baseline's error and the corrections can only
+    learn what a straight line cannot. A plain network trained from scratch starts far above it.
+    No sigmoid: the output is the linear part's pixels plus a correction.
+    """
+
+    def __init__(self, in_shape=(1, 28, 28), latent=32, width=32):
+        super().__init__(in_shape, latent)
+        self.width = _check_positive_int(width, "width")
+        self.config = dict(in_shape=self.in_shape, latent=self.latent, width=self.width)
+        pixels = math.prod(self.in_shape)
+        conv = ConvAutoencoder(self.in_shape, self.latent, self.width)
+        # ConvAutoencoder's halves without its sigmoid; the last layer of each correction at 0.
+        decoder = list(conv.decoder)
+        del decoder[-2]
+        for last in (conv.encoder[-1], decoder[-2]):
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+        self.encoder = _Sum(
+            nn.Sequential(nn.Flatten(), nn.Linear(pixels, self.latent)), conv.encoder
+        )
+        self.decoder = _Sum(
+            nn.Sequential(nn.Linear(self.latent, pixels), nn.Unflatten(1, self.in_shape)),
+            nn.Sequential(*decoder),
+        )
+
+    @torch.no_grad()
+    def start_from(self, linear_map):
+        """Set the dense maps to ``linear_map`` (an :class:`imgen.baselines.LinearMap` between
+        flattened images of this model's shape, its code of this model's size); returns self."""
+        pixels = math.prod(self.in_shape)
+        encode, decode = linear_map.encode, linear_map.decode
+        if encode.shape[1] != self.latent or decode.shape != (self.latent, pixels):
+            raise ValueError(
+                f"the linear map has a code of {encode.shape[1]} and {decode.shape[1]} outputs; "
+                f"this model needs a code of {self.latent} and {pixels} outputs"
+            )
+        into, out = self.encoder.first[1], self.decoder.first[0]
+        weight = torch.zeros(self.latent, pixels, dtype=torch.float64)
+        weight[:, linear_map.inputs] = encode.T
+        into.weight.copy_(weight)
+        into.bias.copy_(-(linear_map.mean_in @ encode))
+        out.weight.copy_(decode.T)
+        out.bias.copy_(linear_map.mean_out)
+        return self
+
+
 class VariationalAutoencoder(Autoencoder):
     """What the VAEs share: an encoder that gives a Gaussian per image, a decoder, sampling.
 
@@ -580,6 +648,7 @@ MODELS = {
     "basic": BasicAutoencoder,
     "deep": DeepConvAutoencoder,
     "conv": ConvAutoencoder,
+    "linear-start": LinearStartAutoencoder,
     "classifier": ConvClassifier,
     "dense-vae": DenseVAE,
     "conv-vae": ConvVAE,

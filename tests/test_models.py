@@ -16,7 +16,7 @@ from imgen.models import (
     build_model,
 )
 
-AUTOENCODERS = ["dense", "basic", "deep", "conv"]
+AUTOENCODERS = ["dense", "basic", "deep", "conv", "linear-start"]
 SHAPES = [(1, 28, 28), (3, 32, 32), (3, 16, 16)]
 
 
@@ -313,7 +313,7 @@ def test_config_survives_a_json_round_trip():
 def test_registry_names_every_model():
     assert set(MODELS) == {
         *("dense", "basic", "deep", "conv", "classifier", "dense-vae", "conv-vae"),
-        *("article-basic", "article-deep", "article-3layer"),
+        *("article-basic", "article-deep", "article-3layer", "linear-start"),
         *("dcgan-generator", "dcgan-discriminator", "mlp-generator", "mlp-discriminator"),
     }
 
@@ -373,3 +373,38 @@ def test_deep_autoencoder_refuses_images_too_small_for_four_poolings():
 def test_unknown_code_activation_is_refused():
     with pytest.raises(ValueError, match="code_activation must be None or 'sigmoid', got 'tanh'"):
         ConvAutoencoder(code_activation="tanh")
+
+
+# Ours for the article's protocol: a linear solution plus corrections that start at zero
+
+
+@pytest.mark.parametrize("task", ["reconstruct", "complete"])
+def test_linear_start_begins_as_the_closed_form_linear_map(task):
+    from imgen import article, baselines
+
+    cell = next(c for c in article.CELLS if c.data == "cifar" and c.task == task)
+    images = torch.randint(0, 256, (300, 3, 32, 32), dtype=torch.uint8)
+    linear = baselines.article_map(cell, images)
+    model = build_model("linear-start", in_shape=(3, 32, 32), latent=cell.latent, width=4)
+    model.start_from(linear).eval()
+    x = images[:5].double() / 255
+    if task == "complete":
+        x[:, :, cell.occluded_rows.start:] = 0  # what the model sees: the rows below are hidden
+    expected = linear(x.flatten(1)).view(5, 3, 32, 32).float()
+    assert torch.allclose(model(x.float()), expected, atol=1e-4)
+    assert model.encode(x.float()).shape == (5, cell.latent)
+    rebuilt = build_model("linear-start", **model.config)
+    rebuilt.load_state_dict(model.state_dict())
+    assert torch.equal(rebuilt.eval()(x.float()), model(x.float()))
+
+
+def test_linear_start_refuses_a_map_of_another_size():
+    from imgen import article, baselines
+
+    cell = article.cell("cifar/basic/32/reconstruct")
+    linear = baselines.article_map(cell, torch.randint(0, 256, (100, 3, 32, 32), dtype=torch.uint8))
+    model = build_model("linear-start", in_shape=(3, 32, 32), latent=64, width=4)
+    with pytest.raises(ValueError, match="a code of 32 .* needs a code of 64"):
+        model.start_from(linear)
+    with pytest.raises(ValueError, match=r"needs images shaped \(3, 32, 32\)"):
+        baselines.article_map(cell, torch.zeros(10, 1, 28, 28))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shlex
 
 import pytest
@@ -94,9 +95,36 @@ def test_a_cell_runs_as_its_code_did_and_goes_into_the_table(tmp_path):
     replicate.record(metrics, "python -m imgen article run --cell " + cell.id, table)
     rows = replicate.read_rows(table)
     assert list(rows) == [16] and float(rows[16]["mse"]) == metrics["mse"]
-    text = replicate.article_table(rows, {})
+    text = replicate.article_table(rows, {}, {})
     line = next(line for line in text.splitlines() if "cifar/basic/32/complete" in line)
     assert f"{metrics['mse']:.4g}" in line and f"{metrics['mse'] / cell.printed_mse:.2f}" in line
+
+
+def test_ours_starts_at_the_baseline_keeps_its_linear_maps_and_goes_into_the_table(tmp_path):
+    cell = article.cell("cifar/deep/64/complete")
+    splits = splits_for("cifar", 80)
+    recipe = {"width": 4, "epochs": 2}
+    start = replicate.ours_model(cell, splits.train, recipe)
+    linear = {k: v.clone() for k, v in start.state_dict().items() if ".first." in k}
+    model, metrics = replicate.run_ours(cell, splits, tmp_path / "ours", recipe=recipe,
+                                        progress=False)
+    assert metrics["complete"] and metrics["epochs"] == 2 and metrics["model"] == "linear-start"
+    assert json.loads(metrics["recipe"])["width"] == 4
+    trained = model.state_dict()
+    assert all(torch.equal(trained[k], v) for k, v in linear.items())  # frozen: still the baseline
+    assert any(not torch.equal(trained[k], v) for k, v in start.state_dict().items()
+               if k not in linear)
+    replicate.record_ours(metrics, "python -m imgen article ours --cell " + cell.id,
+                          tmp_path / "ours.csv")
+    ours = replicate.read_rows(tmp_path / "ours.csv")
+    floors = {cell.row: {"mse": "0.03", "method": "ridge"}}
+    line = next(line for line in replicate.article_table({}, floors, ours).splitlines()
+                if cell.id in line)
+    assert f"| {metrics['mse']:.4g} |" in line and f"{metrics['mse'] / 0.03:.2f} |" in line
+    _, short = replicate.run_ours(cell, splits, tmp_path / "short", recipe=recipe,
+                                  progress=False, max_steps=1)
+    with pytest.raises(ValueError, match="all the recipe's epochs"):
+        replicate.record_ours(short, "x", tmp_path / "ours.csv")
 
 
 def test_adamax_cells_train_with_adamax(tmp_path):

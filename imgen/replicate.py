@@ -216,7 +216,8 @@ OURS_COLUMNS = (
 
 
 def record_ours(metrics, command, path=None):
-    """Put the row of a finished :func:`run_ours` into ``ours.csv``."""
+    """Put the row of a finished :func:`run_ours` into ``ours.csv``, for its cell and for every
+    cell that shares its data, task and code size."""
     if not metrics.get("complete"):
         raise ValueError(
             f"{metrics.get('cell')}: only a run of all the recipe's epochs goes into the table "
@@ -224,7 +225,13 @@ def record_ours(metrics, command, path=None):
         )
     path = Path(path or RESULTS / "ours.csv")
     rows = read_rows(path)
-    rows[int(metrics["row"])] = {**{k: metrics[k] for k in OURS_COLUMNS[:-1]}, "command": command}
+    ran = article.cell(metrics["cell"])
+    row = {**{k: metrics[k] for k in OURS_COLUMNS[:-1]}, "command": command}
+    # Cells of the same data, task and code size share the run (the blog labels some alike).
+    for cell in article.CELLS:
+        if (cell.data, cell.task, cell.latent) == (ran.data, ran.task, ran.latent):
+            rows[cell.row] = {**row, "row": cell.row, "cell": cell.id,
+                              "printed_mse": cell.printed_mse}
     _write_rows(path, OURS_COLUMNS, [rows[k] for k in sorted(rows)])
     return path
 

@@ -117,6 +117,8 @@ def test_ours_starts_at_the_baseline_keeps_its_linear_maps_and_goes_into_the_tab
     replicate.record_ours(metrics, "python -m imgen article ours --cell " + cell.id,
                           tmp_path / "ours.csv")
     ours = replicate.read_rows(tmp_path / "ours.csv")
+    assert sorted(ours) == [16, 18]  # cifar/basic/32/complete ran a code of 64 too: one run
+    assert ours[16]["cell"] == "cifar/basic/32/complete" and ours[16]["mse"] == ours[18]["mse"]
     floors = {cell.row: {"mse": "0.03", "method": "ridge"}}
     line = next(line for line in replicate.article_table({}, floors, ours).splitlines()
                 if cell.id in line)

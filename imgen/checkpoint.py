@@ -11,6 +11,8 @@ Ctrl-C while saving never leaves a half-written checkpoint behind.
 from __future__ import annotations
 
 import contextlib
+import csv
+import io
 import os
 import pickle
 import re
@@ -47,6 +49,21 @@ def atomic_open(path):
             os.unlink(tmp)
         raise
     _fsync_folder(path.parent)
+
+
+def write_text(path, text):
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_open(path) as file:
+        file.write(text.encode())
+
+
+def write_csv(path, columns, rows):
+    """Write ``rows`` (dicts keyed by ``columns``) to ``path`` as CSV with a header, atomically."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(path, text.getvalue())
 
 
 def save_checkpoint(obj, path):

@@ -19,14 +19,15 @@ from __future__ import annotations
 
 import csv
 import datetime
-import io
 import json
 from pathlib import Path
 
 import torch
 
 from imgen import article
-from imgen.checkpoint import atomic_open, load_checkpoint, load_weights
+from imgen.checkpoint import load_checkpoint, load_weights
+from imgen.checkpoint import write_csv as _write_rows
+from imgen.checkpoint import write_text as _write_text
 from imgen.train import evaluate, fit, select_device
 
 RESULTS = Path(__file__).parent / "results"
@@ -218,11 +219,7 @@ OURS_COLUMNS = (
 def record_ours(metrics, command, path=None):
     """Put the row of a finished :func:`run_ours` into ``ours.csv``, for its cell and for every
     cell that shares its data, task and code size."""
-    if not metrics.get("complete"):
-        raise ValueError(
-            f"{metrics.get('cell')}: only a run of all the recipe's epochs goes into the table "
-            f"(this one stopped after {metrics.get('epochs')})"
-        )
+    _check_complete(metrics, "the recipe's")
     path = Path(path or RESULTS / "ours.csv")
     rows = read_rows(path)
     ran = article.cell(metrics["cell"])
@@ -234,6 +231,14 @@ def record_ours(metrics, command, path=None):
                               "printed_mse": cell.printed_mse}
     _write_rows(path, OURS_COLUMNS, [rows[k] for k in sorted(rows)])
     return path
+
+
+def _check_complete(metrics, whose):
+    if not metrics.get("complete"):
+        raise ValueError(
+            f"{metrics.get('cell')}: only a run of all {whose} epochs goes into the table "
+            f"(this one stopped after {metrics.get('epochs')})"
+        )
 
 
 def _check_cell_and_splits(cell, splits):
@@ -254,11 +259,7 @@ def _check_cell_and_splits(cell, splits):
 def record(metrics, command, path=None):
     """Put the row of a finished :func:`run_cell` into ``article.csv`` (replacing the cell's
     earlier row); a run cut short by ``max_steps`` is refused."""
-    if not metrics.get("complete"):
-        raise ValueError(
-            f"{metrics.get('cell')}: only a run of all the cell's epochs goes into the table "
-            f"(this one stopped after {metrics.get('epochs')})"
-        )
+    _check_complete(metrics, "the cell's")
     path = Path(path or RESULTS / "article.csv")
     rows = read_rows(path)
     rows[int(metrics["row"])] = {**{k: metrics[k] for k in COLUMNS[:-1]}, "command": command}
@@ -341,19 +342,6 @@ def _ratio(value, reference):
     return "–" if value is None or reference is None else f"{value / reference:.2f}"
 
 
-def _write_rows(path, columns, rows):
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    _write_text(path, text.getvalue())
-
-
-def _write_text(path, text):
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_open(path) as file:
-        file.write(text.encode())
 
 
 def seen_and_unseen(model, cell, splits, *, device="auto") -> dict:

@@ -10,14 +10,14 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import shlex
 import sys
 from typing import NamedTuple
 
 from imgen import article
-from imgen.checkpoint import atomic_open
+from imgen.checkpoint import write_csv
+from imgen.checkpoint import write_text as _write_text
 
 
 class Cell(NamedTuple):
@@ -290,16 +290,7 @@ def _read_rows(path):
 
 
 def _write_rows(path, rows):
-    text = io.StringIO()
-    writer = csv.DictWriter(text, fieldnames=SWEEP_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    _write_text(path, text.getvalue())
-
-
-def _write_text(path, text):
-    with atomic_open(path) as file:
-        file.write(text.encode())
+    write_csv(path, SWEEP_COLUMNS, rows)
 
 
 def _epochs(n):

@@ -187,6 +187,10 @@ def write_student_book(notebooks: list[Path], out: Path) -> list[Path]:
         nbformat.write(student, target)
         written.append(target)
     shutil.copytree(ROOT / "book", out / "book", dirs_exist_ok=True)
+    # The tables that book pages include ({include} ../imgen/results/*.md)
+    (out / "imgen" / "results").mkdir(parents=True, exist_ok=True)
+    for table in (ROOT / "imgen" / "results").glob("*.md"):
+        shutil.copy2(table, out / "imgen" / "results" / table.name)
     shutil.copy2(ROOT / "_toc.yml", out / "_toc.yml")
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     config["title"] += " (student edition)"

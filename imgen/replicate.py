@@ -7,12 +7,16 @@
   checkpoint is written after every epoch.
 - :func:`record` keeps one row per cell in ``imgen/results/article.csv`` (with the command that
   made it); :func:`record_baselines` the linear baselines in ``baselines.csv``.
+- :func:`run_ours` trains our model (:class:`imgen.models.LinearStartAutoencoder`, started at the
+  cell's linear baseline) on the same protocol; :func:`record_ours` keeps it in ``ours.csv``.
 - :func:`article_table` writes ``article.md``: for every cell, the blog's number, the code's
-  printed number, the linear baseline of the same latent, the faithful re-run where one ran, and
-  their ratios.
+  printed number, the linear baseline of the same latent, the faithful re-run and ours where they
+  ran, and their ratios.
+- :func:`seen_and_unseen` scores an LFW model on faces of people it trained on and of others
+  (``people.csv`` / ``people.md``).
 
-``python -m imgen article run | table`` and ``python -m imgen baselines --record`` are the front
-ends. The "Reproducing the article" page reads the table.
+``python -m imgen article run | ours | table | people`` and ``python -m imgen baselines --record``
+are the front ends. The "Reproducing the article" page includes the tables.
 """
 
 from __future__ import annotations
@@ -109,16 +113,23 @@ def run_cell(
     )
     if history.interrupted:
         return model, None
+    extra = {"optimiser": cell.optimiser, "batch_size": cell.batch_size}
+    return model, _finish(model, cell, splits, history, out, cell.model, cell.epochs, extra,
+                          amp=amp, device=device, max_steps=max_steps)
+
+
+def _finish(model, cell, splits, history, out, name, epochs, extra, *, amp, device, max_steps):
+    """Score a finished run as the article scored; its metrics, also written to metrics.json."""
+    occlusion = {"occlusion": cell.occlusion} if cell.occlusion else {}
     mse = evaluate(model, splits.evaluation, task=cell.task, device=device, seed=SEED, **occlusion)
     where = select_device(device)
     metrics = {
         "row": cell.row,
         "cell": cell.id,
-        "model": cell.model,
+        "model": name,
         "latent": cell.latent,
-        "optimiser": cell.optimiser,
+        **extra,
         "epochs": history.epochs_done,
-        "batch_size": cell.batch_size,
         "train_images": len(splits.train),
         "evaluated_on": cell.evaluated_on,
         "evaluation_images": len(splits.evaluation),
@@ -128,11 +139,11 @@ def run_cell(
         "seconds": round(sum(history.seconds), 1),
         "device": where.type + (" (bf16 autocast)" if amp and where.type == "cpu" else ""),
         "date": datetime.date.today().isoformat(),
-        "complete": max_steps is None and history.epochs_done == cell.epochs,
+        "complete": max_steps is None and history.epochs_done == epochs,
         "history": history.to_dict(),
     }
-    _write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    return model, metrics
+    _write_text(Path(out) / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    return metrics
 
 
 # Ours: imgen.models.LinearStartAutoencoder, started at the cell's linear baseline, its dense maps
@@ -189,24 +200,9 @@ def run_ours(cell, splits, out, *, recipe=None, resume=True, amp=None, device="a
     )
     if history.interrupted:
         return model, None
-    mse = evaluate(model, splits.evaluation, task=cell.task, device=device, seed=SEED, **occlusion)
-    where = select_device(device)
-    metrics = {
-        "row": cell.row, "cell": cell.id, "model": OURS, "latent": cell.latent,
-        "recipe": json.dumps(recipe, sort_keys=True),
-        "epochs": history.epochs_done,
-        "train_images": len(splits.train), "evaluated_on": cell.evaluated_on,
-        "evaluation_images": len(splits.evaluation),
-        "evaluation_fingerprint": splits.evaluation.fingerprint(),
-        "printed_mse": cell.printed_mse, "mse": mse,
-        "seconds": round(sum(history.seconds), 1),
-        "device": where.type + (" (bf16 autocast)" if amp and where.type == "cpu" else ""),
-        "date": datetime.date.today().isoformat(),
-        "complete": max_steps is None and history.epochs_done == recipe["epochs"],
-        "history": history.to_dict(),
-    }
-    _write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
-    return model, metrics
+    extra = {"recipe": json.dumps(recipe, sort_keys=True)}
+    return model, _finish(model, cell, splits, history, out, OURS, recipe["epochs"], extra,
+                          amp=amp, device=device, max_steps=max_steps)
 
 
 OURS_COLUMNS = (

@@ -254,3 +254,15 @@ def test_the_reruns_score_seen_and_unseen_people_alike():
     assert any(row["cell"] == "lfw/deep/16/reconstruct" for row in rows.values())
     for row in rows.values():
         assert float(row["unseen_mse"]) == pytest.approx(float(row["seen_mse"]), rel=0.03)
+
+
+def test_ours_ends_below_the_baseline_in_every_cell_and_not_far_below_in_completion():
+    floors = replicate.read_rows(replicate.RESULTS / "baselines.csv")
+    ours = replicate.read_rows(replicate.RESULTS / "ours.csv")
+    assert ours, "no run of ours recorded"
+    for row, run in ours.items():
+        cell = article.cell(run["cell"])
+        ratio = float(run["mse"]) / float(floors[row]["mse"])
+        assert ratio < 1, (cell.id, ratio)
+        if cell.task == "complete" and cell.data != "mnist":
+            assert ratio > 0.9, (cell.id, ratio)  # "not far below"

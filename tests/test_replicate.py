@@ -266,3 +266,15 @@ def test_ours_ends_below_the_baseline_in_every_cell_and_not_far_below_in_complet
         assert ratio < 1, (cell.id, ratio)
         if cell.task == "complete" and cell.data != "mnist":
             assert ratio > 0.9, (cell.id, ratio)  # "not far below"
+
+
+def test_the_correction_levels_off_on_faces_as_width_and_training_grow():
+    rows = json.loads((replicate.RESULTS / "ours_recipe.json").read_text())
+    found = {(row["width"], row["epochs"]): row for row in rows
+             if row["cell"] == "lfw/deep/64/complete" and row["freeze_linear"]}
+    narrow, wide, long = found[16, 12], found[32, 12], found[32, 36]
+    baseline = wide["baseline"]
+    assert abs(wide["end"] / narrow["end"] - 1) < 0.01  # "under a percent"
+    assert 0.9 * baseline < min(row["lowest"] for row in found.values()) < baseline  # "a few %"
+    assert long["end"] > baseline > long["lowest"]  # "climbs back above the baseline"
+    assert long["train"] < wide["train"] and abs(long["lowest"] / wide["end"] - 1) < 0.01

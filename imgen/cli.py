@@ -12,8 +12,9 @@ article | gan``.
   (:mod:`imgen.baselines` on the protocol of :mod:`imgen.article`); ``--record`` keeps them in
   ``imgen/results/baselines.csv``.
 - ``article run --cell ID`` re-runs one of the article's cells as its code ran it and records the
-  row in ``imgen/results/article.csv``; ``article table`` rewrites ``article.md``
-  (:mod:`imgen.replicate`).
+  row in ``imgen/results/article.csv``; ``article ours --cell ID`` trains our model on the cell's
+  protocol (``ours.csv``); ``article table`` rewrites ``article.md``; ``article people`` scores
+  LFW re-runs on faces of people seen and unseen in training (:mod:`imgen.replicate`).
 
 - ``gan train`` trains a DCGAN (:mod:`imgen.gan`) and scores its generator (:mod:`imgen.scores`);
   ``gan score`` prints the scores of a GAN checkpoint or of a shipped generator.

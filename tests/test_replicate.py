@@ -278,3 +278,10 @@ def test_the_correction_levels_off_on_faces_as_width_and_training_grow():
     assert 0.9 * baseline < min(row["lowest"] for row in found.values()) < baseline  # "a few %"
     assert long["end"] > baseline > long["lowest"]  # "climbs back above the baseline"
     assert long["train"] < wide["train"] and abs(long["lowest"] / wide["end"] - 1) < 0.01
+
+
+def test_ours_is_far_below_the_baseline_on_digits():
+    floors = replicate.read_rows(replicate.RESULTS / "baselines.csv")
+    ours = replicate.read_rows(replicate.RESULTS / "ours.csv")
+    digits = [row for row in ours if ours[row]["cell"].startswith("mnist/")]
+    assert digits and all(float(ours[r]["mse"]) < 0.75 * float(floors[r]["mse"]) for r in digits)

@@ -27,7 +27,7 @@ import torch
 
 from imgen import article, replicate, settings
 from imgen.checkpoint import write_text
-from imgen.train import evaluate, fit
+from imgen.train import evaluate
 
 
 def main() -> None:
@@ -47,7 +47,6 @@ def main() -> None:
     order = torch.from_numpy(np.random.RandomState(1).permutation(len(train)))
     held_out = train.images[order[: len(train) // 10]]
     rest = train.images[order[len(train) // 10 :]]
-    occlusion = {"occlusion": cell.occlusion} if cell.occlusion else {}
     print(f"{cell.id}: fitting on {len(rest):,} training images, held out {len(held_out):,}")
 
     found = []
@@ -56,13 +55,9 @@ def main() -> None:
                   "freeze_linear": not args.unfreeze}
         recipe = {**replicate.OURS_RECIPE, **recipe}
         model = replicate.ours_model(cell, rest, recipe)
-        start = evaluate(model, held_out, task=cell.task, **occlusion)
+        start = evaluate(model, held_out, task=cell.task, occlusion=cell.occlusion)
         began = time.perf_counter()
-        history = fit(
-            model, rest, held_out, task=cell.task, epochs=recipe["epochs"],
-            batch_size=recipe["batch_size"], lr=recipe["lr"], schedule=recipe["schedule"],
-            augment=replicate.augment_for(cell), seed=replicate.SEED, progress=False, **occlusion,
-        )
+        history = replicate.fit_ours(model, cell, rest, held_out, recipe, progress=False)
         seconds = time.perf_counter() - began
         end = history.val_loss[-1]
         row = {

@@ -238,6 +238,15 @@ class _Fits:
         return LinearMap(everything, self.full.mean, self.full.mean, top, top.T).mse(evaluation)
 
     def ridge(self, visible_rows, rank, evaluation) -> RidgeResult:
+        linear, best, scores = self._ridge_map(visible_rows, rank)
+        return RidgeResult(linear.mse(evaluation), best, scores)
+
+    def ridge_map(self, visible_rows, rank) -> LinearMap:
+        """The map :meth:`ridge` scores (its strength chosen on the held-out tenth)."""
+        return self._ridge_map(visible_rows, rank)[0]
+
+    def _ridge_map(self, visible_rows, rank):
+        """(map at ``rank``, chosen strength, held-out MSE per strength), the fits cached."""
         c, h, w = self.shape
         if isinstance(visible_rows, bool) or not isinstance(visible_rows, int):
             raise ValueError(f"visible_rows must be a whole number, got {visible_rows!r}")
@@ -252,13 +261,7 @@ class _Fits:
             self._ridge[visible_rows] = RidgeFit(self.full, visible), scores
         full, scores = self._ridge[visible_rows]
         best = min(scores, key=scores.get)
-        return RidgeResult(full.map(best, rank).mse(evaluation), best, scores)
-
-    def ridge_map(self, visible_rows, rank) -> LinearMap:
-        """The map :meth:`ridge` scores (its strength chosen on the held-out tenth)."""
-        self.ridge(visible_rows, rank, self.held)
-        full, scores = self._ridge[visible_rows]
-        return full.map(min(scores, key=scores.get), rank)
+        return full.map(best, rank), best, scores
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,8 @@ from pathlib import Path
 import torch
 
 from imgen import article, baselines, data, gan, pretrained, replicate, scores, settings, sweep, vae
-from imgen.checkpoint import CheckpointError, atomic_open, load_checkpoint, model_from_checkpoint
+from imgen.checkpoint import CheckpointError, load_checkpoint, model_from_checkpoint
+from imgen.checkpoint import write_text as _write_text
 from imgen.models import MODELS, build_model
 from imgen.occlusion import KINDS
 from imgen.sweep import (  # noqa: F401  (the chapters read these names from here too)
@@ -283,7 +284,7 @@ def _add_article_commands(commands):
             "nothing is recorded)"
         )
         _add_runtime_arguments(each)
-    run.set_defaults(run=article_run_command)
+    run.set_defaults(run=article_run_command, ours=False)
     ours.set_defaults(run=article_run_command, ours=True)
     table = article_commands.add_parser(
         "table", help="rewrite imgen/results/article.md from article.csv and baselines.csv"
@@ -315,7 +316,7 @@ def article_run_command(args, command):
     except ValueError as error:
         raise UsageError(str(error)) from None
     splits = article.load_splits(cell.data, download=not args.no_download)
-    ours = getattr(args, "ours", False)
+    ours = args.ours
     out = args.out or Path(f"results/runs/{'ours' if ours else 'article'}-{cell.row:02d}")
     _, metrics = (replicate.run_ours if ours else replicate.run_cell)(
         cell, splits, out, amp=amp, device=args.device, progress=not args.no_progress,
@@ -765,11 +766,6 @@ def baselines_command(args, command):
     if args.record:
         print(f"recorded in {replicate.RESULTS / 'baselines.csv'}; {replicate.write_table()}")
     return 0
-
-
-def _write_text(path, text):
-    with atomic_open(path) as file:
-        file.write(text.encode())
 
 
 def _epochs(n):

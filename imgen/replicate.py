@@ -29,9 +29,11 @@ from pathlib import Path
 import torch
 
 from imgen import article
+from imgen.baselines import article_map
 from imgen.checkpoint import load_checkpoint, load_weights
 from imgen.checkpoint import write_csv as _write_rows
 from imgen.checkpoint import write_text as _write_text
+from imgen.models import build_model
 from imgen.train import evaluate, fit, select_device
 
 RESULTS = Path(__file__).parent / "results"
@@ -92,7 +94,6 @@ def run_cell(
     out = Path(out)
     torch.manual_seed(SEED)  # the initial weights, so a rerun repeats the run
     model = cell.build()
-    occlusion = {"occlusion": cell.occlusion} if cell.occlusion else {}
     history = fit(
         model,
         splits.train,
@@ -109,7 +110,7 @@ def run_cell(
         device=device,
         progress=progress,
         max_steps=max_steps,
-        **occlusion,
+        occlusion=cell.occlusion,
     )
     if history.interrupted:
         return model, None
@@ -120,8 +121,8 @@ def run_cell(
 
 def _finish(model, cell, splits, history, out, name, epochs, extra, *, amp, device, max_steps):
     """Score a finished run as the article scored; its metrics, also written to metrics.json."""
-    occlusion = {"occlusion": cell.occlusion} if cell.occlusion else {}
-    mse = evaluate(model, splits.evaluation, task=cell.task, device=device, seed=SEED, **occlusion)
+    mse = evaluate(model, splits.evaluation, task=cell.task, occlusion=cell.occlusion,
+                   device=device, seed=SEED)
     where = select_device(device)
     metrics = {
         "row": cell.row,
@@ -162,9 +163,6 @@ OURS_RECIPE = {
 
 def ours_model(cell, train, recipe=None):
     """Our model for ``cell``, its dense maps set to the linear baseline fitted on ``train``."""
-    from imgen.baselines import article_map
-    from imgen.models import build_model
-
     recipe = {**OURS_RECIPE, **(recipe or {})}
     torch.manual_seed(SEED)
     model = build_model(
@@ -181,6 +179,16 @@ def augment_for(cell) -> str:
     return "none" if cell.data == "mnist" else "flip"
 
 
+def fit_ours(model, cell, train, val, recipe, **options):
+    """:func:`imgen.train.fit` of our ``model`` for ``cell`` with ``recipe`` (complete, as from
+    :func:`ours_model`); ``options`` go to ``fit`` (checkpoint, progress, ...)."""
+    return fit(
+        model, train, val, task=cell.task, occlusion=cell.occlusion, epochs=recipe["epochs"],
+        batch_size=recipe["batch_size"], lr=recipe["lr"], schedule=recipe["schedule"],
+        augment=augment_for(cell), seed=SEED, **options,
+    )
+
+
 def run_ours(cell, splits, out, *, recipe=None, resume=True, amp=None, device="auto",
              progress=True, max_steps=None):
     """Train our model (:data:`OURS`, :data:`OURS_RECIPE`) for ``cell`` on ``splits.train``,
@@ -191,12 +199,9 @@ def run_ours(cell, splits, out, *, recipe=None, resume=True, amp=None, device="a
     recipe = {**OURS_RECIPE, **(recipe or {})}
     out = Path(out)
     model = ours_model(cell, splits.train, recipe)
-    occlusion = {"occlusion": cell.occlusion} if cell.occlusion else {}
-    history = fit(
-        model, splits.train, splits.evaluation, task=cell.task, epochs=recipe["epochs"],
-        batch_size=recipe["batch_size"], lr=recipe["lr"], schedule=recipe["schedule"],
-        augment=augment_for(cell), seed=SEED, checkpoint=out / "checkpoint.pt", resume=resume,
-        amp=amp, device=device, progress=progress, max_steps=max_steps, **occlusion,
+    history = fit_ours(
+        model, cell, splits.train, splits.evaluation, recipe, checkpoint=out / "checkpoint.pt",
+        resume=resume, amp=amp, device=device, progress=progress, max_steps=max_steps,
     )
     if history.interrupted:
         return model, None
@@ -217,15 +222,14 @@ def record_ours(metrics, command, path=None):
     cell that shares its data, task and code size."""
     _check_complete(metrics, "the recipe's")
     path = Path(path or RESULTS / "ours.csv")
-    rows = read_rows(path)
     ran = article.cell(metrics["cell"])
     row = {**{k: metrics[k] for k in OURS_COLUMNS[:-1]}, "command": command}
     # Cells of the same data, task and code size share the run (the blog labels some alike).
-    for cell in article.CELLS:
-        if (cell.data, cell.task, cell.latent) == (ran.data, ran.task, ran.latent):
-            rows[cell.row] = {**row, "row": cell.row, "cell": cell.id,
-                              "printed_mse": cell.printed_mse}
-    _write_rows(path, OURS_COLUMNS, [rows[k] for k in sorted(rows)])
+    _merge_rows(path, OURS_COLUMNS, {
+        cell.row: {**row, "row": cell.row, "cell": cell.id, "printed_mse": cell.printed_mse}
+        for cell in article.CELLS
+        if (cell.data, cell.task, cell.latent) == (ran.data, ran.task, ran.latent)
+    })
     return path
 
 
@@ -257,9 +261,8 @@ def record(metrics, command, path=None):
     earlier row); a run cut short by ``max_steps`` is refused."""
     _check_complete(metrics, "the cell's")
     path = Path(path or RESULTS / "article.csv")
-    rows = read_rows(path)
-    rows[int(metrics["row"])] = {**{k: metrics[k] for k in COLUMNS[:-1]}, "command": command}
-    _write_rows(path, COLUMNS, [rows[k] for k in sorted(rows)])
+    row = {**{k: metrics[k] for k in COLUMNS[:-1]}, "command": command}
+    _merge_rows(path, COLUMNS, {int(metrics["row"]): row})
     return path
 
 
@@ -267,7 +270,7 @@ def record_baselines(results, evaluation, command, path=None):
     """Put :func:`imgen.baselines.article_baselines` results (of one data set, scored on the
     ImageData ``evaluation``) into ``baselines.csv``, replacing those cells' earlier rows."""
     path = Path(path or RESULTS / "baselines.csv")
-    rows = read_rows(path)
+    rows = {}
     for result in results:
         rows[result.cell.row] = {
             "row": result.cell.row,
@@ -280,12 +283,19 @@ def record_baselines(results, evaluation, command, path=None):
             "evaluation_fingerprint": evaluation.fingerprint(),
             "command": command,
         }
-    _write_rows(path, BASELINE_COLUMNS, [rows[k] for k in sorted(rows)])
+    _merge_rows(path, BASELINE_COLUMNS, rows)
     return path
 
 
+def _merge_rows(path, columns, new):
+    """Rewrite the table at ``path`` with the rows ``new`` (by row number) put in, in row order."""
+    rows = {**read_rows(path), **new}
+    _write_rows(path, columns, [rows[k] for k in sorted(rows)])
+
+
 def read_rows(path) -> dict:
-    """The rows of ``article.csv`` or ``baselines.csv``, by the cell's row number."""
+    """The rows of one of the tables (``article.csv``, ``ours.csv``, ``baselines.csv``,
+    ``people.csv``), by the cell's row number."""
     path = Path(path)
     if not path.is_file():
         return {}
@@ -338,8 +348,6 @@ def _ratio(value, reference):
     return "–" if value is None or reference is None else f"{value / reference:.2f}"
 
 
-
-
 def seen_and_unseen(model, cell, splits, *, device="auto") -> dict:
     """LFW's split is by image, so most faces scored belong to people the model trained on.
     Score ``model`` (trained for the LFW ``cell``) separately on the evaluation faces of people
@@ -352,11 +360,11 @@ def seen_and_unseen(model, cell, splits, *, device="auto") -> dict:
     if splits.train.labels is None or evaluation.labels is None:
         raise ValueError("the splits need LFW's person labels (article.load_splits gives them)")
     known = torch.isin(evaluation.labels, splits.train.labels.unique())
-    occlusion = {"occlusion": cell.occlusion} if cell.occlusion else {}
     out = {}
     for name, mask in (("seen", known), ("unseen", ~known), ("all", torch.ones_like(known))):
         part = evaluation.images[mask]
-        mse = evaluate(model, part, task=cell.task, device=device, seed=SEED, **occlusion)
+        mse = evaluate(model, part, task=cell.task, occlusion=cell.occlusion, device=device,
+                       seed=SEED)
         out[name] = (len(part), mse)
     return out
 
@@ -377,15 +385,13 @@ PEOPLE_COLUMNS = ("row", "cell", "seen_images", "seen_mse", "unseen_images", "un
 def record_people(cell, scores, command, path=None):
     """Keep :func:`seen_and_unseen`'s scores of ``cell`` in ``people.csv``; rewrite people.md."""
     path = Path(path or RESULTS / "people.csv")
-    rows = read_rows(path)
-    rows[cell.row] = {
+    _merge_rows(path, PEOPLE_COLUMNS, {cell.row: {
         "row": cell.row, "cell": cell.id,
         "seen_images": scores["seen"][0], "seen_mse": scores["seen"][1],
         "unseen_images": scores["unseen"][0], "unseen_mse": scores["unseen"][1],
         "all_mse": scores["all"][1], "command": command,
-    }
-    _write_rows(path, PEOPLE_COLUMNS, [rows[k] for k in sorted(rows)])
-    _write_text(path.with_suffix(".md"), people_table(rows))
+    }})
+    _write_text(path.with_suffix(".md"), people_table(read_rows(path)))
     return path
 
 

@@ -5,21 +5,24 @@ article | gan``.
   (test score on the full test split, seconds, history, the exact command) into ``--out``;
   ``--register NAME`` ships it as a pretrained model (see :mod:`imgen.pretrained`).
 - ``evaluate`` prints the test score of a checkpoint file or of a pretrained model.
-- ``sweep`` trains the article's model and ours for every cell of the article's results table,
-  one row per run in ``sweep.csv``, and writes ``sweep.md`` beside it (the experiment itself is
-  :mod:`imgen.sweep`; its constants are re-exported here, where the chapters read them).
+- ``sweep`` trains the article's model and ours for every cell of the article's results table
+  as the course first read the blog's text (its own crops, splits and half-image occlusion), one
+  row per run in ``course_sweep.csv``, and writes ``course_sweep.md`` beside it; the chapters'
+  shipped models come from it (the experiment itself is :mod:`imgen.sweep`; its constants are
+  re-exported here, where the chapters read them).
 - ``baselines`` prints the linear baselines of the article's cells beside its values
   (:mod:`imgen.baselines` on the protocol of :mod:`imgen.article`); ``--record`` keeps them in
   ``imgen/results/baselines.csv``.
 - ``article run --cell ID`` re-runs one of the article's cells as its code ran it and records the
   row in ``imgen/results/article.csv``; ``article ours --cell ID`` trains our model on the cell's
-  protocol (``ours.csv``); ``article table`` rewrites ``article.md``; ``article people`` scores
+  protocol (``ours.csv``); ``article table`` rewrites ``sweep.md``; ``article people`` scores
   LFW re-runs on faces of people seen and unseen in training (:mod:`imgen.replicate`).
 
 - ``gan train`` trains a DCGAN (:mod:`imgen.gan`) and scores its generator (:mod:`imgen.scores`);
   ``gan score`` prints the scores of a GAN checkpoint or of a shipped generator.
 
-The results chapter shows ``sweep.md``; every pretrained model records the command that made it.
+Chapters 3 and 4 and the page "Reproducing the article" show ``sweep.md``; every pretrained
+model records the command that made it.
 """
 
 from __future__ import annotations
@@ -217,8 +220,8 @@ def build_parser():
     sweep.add_argument(
         "--out",
         type=Path,
-        help="folder for sweep.csv, sweep.md and the runs (default: the table in imgen/results/, "
-        "the runs in results/runs/; results/quick/ for --quick)",
+        help="folder for course_sweep.csv, course_sweep.md and the runs (default: the table in "
+        "imgen/results/, the runs in results/runs/; results/quick/ for --quick)",
     )
     sweep.add_argument(
         "--epochs-scale",
@@ -250,7 +253,7 @@ def build_parser():
     floor.add_argument(
         "--record",
         action="store_true",
-        help="also keep them in imgen/results/baselines.csv and rewrite article.md",
+        help="also keep them in imgen/results/baselines.csv and rewrite sweep.md",
     )
     floor.set_defaults(run=baselines_command)
     _add_article_commands(commands)
@@ -287,7 +290,7 @@ def _add_article_commands(commands):
     run.set_defaults(run=article_run_command, ours=False)
     ours.set_defaults(run=article_run_command, ours=True)
     table = article_commands.add_parser(
-        "table", help="rewrite imgen/results/article.md from article.csv and baselines.csv"
+        "table", help="rewrite imgen/results/sweep.md from article.csv and baselines.csv"
     )
     table.set_defaults(run=article_table_command)
     people = article_commands.add_parser(
@@ -789,7 +792,7 @@ def _load(name, split, subset, seed, cache=None, labels=None):
 
 
 def _device_name(device, amp=None):
-    """Where a run trained, as sweep.csv says: ``cpu``, ``cpu (bf16 autocast)``, ``cuda (..)``."""
+    """Where a run trained, as the CSVs say: ``cpu``, ``cpu (bf16 autocast)``, ``cuda (..)``."""
     device = select_device(device)
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"

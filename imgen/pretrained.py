@@ -41,10 +41,10 @@ def available(folder=None):
 
 
 def sweep_results(folder=None):
-    """The sweep's rows (``sweep.csv`` shipped in ``imgen/results/``): one dict per run, with
+    """The sweep's rows (``course_sweep.csv`` shipped in ``imgen/results/``): one dict per run, with
     ``data``, ``model``, ``latent``, ``task``, ``article_model``, ``article_mse``, ``our_mse``
     (the test MSE here), ``epochs``, ``seconds`` and the ``command`` that trained it."""
-    with _results_file(folder, "sweep.csv").open(newline="") as file:
+    with _results_file(folder, "course_sweep.csv").open(newline="") as file:
         rows = list(csv.DictReader(file))
     for row in rows:
         row.update({key: float(row[key]) for key in _FLOAT_COLUMNS})
@@ -53,8 +53,9 @@ def sweep_results(folder=None):
 
 
 def sweep_table(folder=None):
-    """The sweep's Markdown table (``sweep.md``): the article's numbers beside ours, per cell."""
-    return _results_file(folder, "sweep.md").read_text(encoding="utf-8")
+    """The course sweep's Markdown table (``course_sweep.md``): the article's numbers beside
+    ours, per cell."""
+    return _results_file(folder, "course_sweep.md").read_text(encoding="utf-8")
 
 
 def _results_file(folder, name):

@@ -9,7 +9,7 @@
   made it); :func:`record_baselines` the linear baselines in ``baselines.csv``.
 - :func:`run_ours` trains our model (:class:`imgen.models.LinearStartAutoencoder`, started at the
   cell's linear baseline) on the same protocol; :func:`record_ours` keeps it in ``ours.csv``.
-- :func:`article_table` writes ``article.md``: for every cell, the blog's number, the code's
+- :func:`article_table` writes ``sweep.md``: for every cell, the blog's number, the code's
   printed number, the linear baseline of the same latent, the faithful re-run and ours where they
   ran, and their ratios.
 - :func:`seen_and_unseen` scores an LFW model on faces of people it trained on and of others
@@ -303,27 +303,39 @@ def read_rows(path) -> dict:
         return {int(row["row"]): row for row in csv.DictReader(file)}
 
 
-def article_table(runs=None, floors=None, ours=None) -> str:
-    """``article.md``: every cell of the article's table with the blog's number, the code's
-    printed number, the linear baseline, the faithful re-run and ours (– where not run yet), and
-    the ratios to the printed number and to the baseline."""
+def cell_results(runs=None, floors=None, ours=None) -> list[dict]:
+    """One dict per cell of the article's table, in row order: ``cell`` (an
+    :class:`imgen.article.ArticleCell`), ``blog`` and ``printed`` (the article's numbers),
+    ``baseline`` and ``method`` (the linear baseline, ``pca`` or ``ridge``), ``rerun`` (the
+    faithful re-run) and ``ours``; each MSE is None where that run is not in the tables yet."""
     runs = read_rows(RESULTS / "article.csv") if runs is None else runs
     floors = read_rows(RESULTS / "baselines.csv") if floors is None else floors
     ours = read_rows(RESULTS / "ours.csv") if ours is None else ours
+    results = []
+    for cell in article.CELLS:
+        rerun, base, mine = (
+            float(table[cell.row]["mse"]) if cell.row in table else None
+            for table in (runs, floors, ours)
+        )
+        method = floors[cell.row]["method"] if cell.row in floors else None
+        results.append(dict(cell=cell, blog=cell.blog_mse, printed=cell.printed_mse,
+                            baseline=base, method=method, rerun=rerun, ours=mine))
+    return results
+
+
+def article_table(runs=None, floors=None, ours=None) -> str:
+    """The table of ``sweep.md``: every cell of the article's table with the blog's number, the
+    code's printed number, the linear baseline, the faithful re-run and ours (– where not run
+    yet), and the ratios to the printed number and to the baseline."""
     lines = [
         "| # | cell (as the blog labels it) | code's model, latent | evaluated on | blog | printed "
         "| linear baseline | faithful re-run | ours | re-run / printed | ours / printed "
         "| ours / baseline |",
         "|---:|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for cell in article.CELLS:
-        rerun, base, mine = (
-            float(table[cell.row]["mse"]) if cell.row in table else None
-            for table in (runs, floors, ours)
-        )
-        method = {"pca": " (PCA)", "ridge": " (ridge)"}.get(
-            floors[cell.row]["method"] if cell.row in floors else "", ""
-        )
+    for result in cell_results(runs, floors, ours):
+        cell, rerun, base, mine = (result[k] for k in ("cell", "rerun", "baseline", "ours"))
+        method = {"pca": " (PCA)", "ridge": " (ridge)"}.get(result["method"], "")
         lines.append(
             f"| {cell.row} | {cell.id} | {cell.model.removeprefix('article-')}, {cell.latent} "
             f"| {cell.evaluated_on} | {cell.blog_mse:g} | {cell.printed_mse:.4g} "
@@ -335,7 +347,7 @@ def article_table(runs=None, floors=None, ours=None) -> str:
 
 
 def write_table(path=None) -> Path:
-    path = Path(path or RESULTS / "article.md")
+    path = Path(path or RESULTS / "sweep.md")
     _write_text(path, article_table())
     return path
 

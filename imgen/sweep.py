@@ -3,8 +3,10 @@
 :data:`SWEEP_CELLS` are the blog's 19 cells (from :data:`imgen.article.CELLS`); for each,
 :func:`run` trains the article's model as the blog's text describes it and our ``conv`` model
 (one ``python -m imgen train`` command each, :func:`train_argv`), appends one row per run to
-``sweep.csv`` and rewrites ``sweep.md`` (:func:`sweep_report`) beside it. The command line's
-``sweep`` is its front end; the results chapter shows ``sweep.md``.
+``course_sweep.csv`` and rewrites ``course_sweep.md`` (:func:`sweep_report`) beside it. The
+command line's ``sweep`` is its front end. This is the course's first reading of the table
+(the blog's text, the course's own crops and splits); the table the chapters quote, on the
+protocol of the article's code, is :mod:`imgen.replicate`'s ``sweep.md``.
 """
 
 from __future__ import annotations
@@ -84,7 +86,8 @@ SWEEP_COLUMNS = (
 def run(only, models, out, tables, options, train):
     """Train and score the article's model and ours for each cell of :data:`SWEEP_CELLS` whose
     id starts with one of ``only`` (all when empty), skipping runs already in
-    ``tables/sweep.csv``; rewrite ``tables/sweep.md``. Returns 0, or the first failing status.
+    ``tables/course_sweep.csv``; rewrite ``tables/course_sweep.md``. Returns 0, or the first
+    failing status.
 
     ``models`` limits the models trained (None: the article's and ours); runs and their
     checkpoints go under ``out/runs/``; ``options`` are :func:`train_argv`'s keyword arguments;
@@ -102,7 +105,7 @@ def run(only, models, out, tables, options, train):
     for number, (cell, model) in enumerate(runs, 1):
         # Re-read before each run: another sweep (say, --only lfw beside --only mnist) may have
         # added rows since; each writes only its own rows into what is on disk now.
-        rows = _read_rows(tables / "sweep.csv")
+        rows = _read_rows(tables / "course_sweep.csv")
         if _row_key(cell, model) in rows:
             continue
         # Ours is trained once for cells that share data, latent and task; its row is copied.
@@ -115,25 +118,25 @@ def run(only, models, out, tables, options, train):
             metrics = json.loads((_run_folder(out, cell, model) / "metrics.json").read_text())
             row = _sweep_row(cell, model, metrics)
         row = {**row, "article_model": cell.model, "article_mse": cell.article_mse}
-        rows = _read_rows(tables / "sweep.csv")
+        rows = _read_rows(tables / "course_sweep.csv")
         rows[_row_key(cell, model)] = {key: str(value) for key, value in row.items()}
-        _write_rows(tables / "sweep.csv", rows.values())
-        _write_text(tables / "sweep.md", sweep_report(rows))
-    rows = _read_rows(tables / "sweep.csv")
-    _write_text(tables / "sweep.md", sweep_report(rows))
-    print(f"{tables / 'sweep.md'}: {len(rows)} runs")
+        _write_rows(tables / "course_sweep.csv", rows.values())
+        _write_text(tables / "course_sweep.md", sweep_report(rows))
+    rows = _read_rows(tables / "course_sweep.csv")
+    _write_text(tables / "course_sweep.md", sweep_report(rows))
+    print(f"{tables / 'course_sweep.md'}: {len(rows)} runs")
     return 0
 
 
 def sweep_report(rows):
-    """``sweep.md``: the article's test MSE beside ours for every cell, with the ratios."""
+    """``course_sweep.md``: the article's test MSE beside ours for every cell, with the ratios."""
     lines = [
         "# Test MSE: the article's numbers beside ours",
         "",
         "Mean squared error per pixel (pixels in 0..1) on the whole test split. *ratio* is ours "
         "divided by the article's: below 1, our error is lower. *same model* is the article's "
         f"model trained here; `{OUR_MODEL}` is our convolutional autoencoder. Made by "
-        "`python -m imgen sweep`; every run's command is in `sweep.csv`.",
+        "`python -m imgen sweep`; every run's command is in `course_sweep.csv`.",
         "",
         f"| data | latent | task | article's model | article | same model | ratio | "
         f"`{OUR_MODEL}` | ratio |",
@@ -207,7 +210,7 @@ def _same_run(rows, cell, model):
 
 
 def _sweep_row(cell, model, metrics):
-    """The ``sweep.csv`` row of one run, from its ``metrics.json``."""
+    """The ``course_sweep.csv`` row of one run, from its ``metrics.json``."""
     return {
         "data": cell.data,
         "dataset_used": metrics["dataset"],
@@ -240,7 +243,7 @@ def train_argv(
     no_amp=False,
     amp=False,
 ):
-    """The ``train`` command line of one sweep run (it is also what ``sweep.csv`` records)."""
+    """The ``train`` command line of one sweep run (``course_sweep.csv`` records it too)."""
     factor = SWEEP_EPOCH_FACTOR.get(model, 1)
     recipe = dict(SWEEP_RECIPES.get((cell.data, cell.task), {})) if model == OUR_MODEL else {}
     epochs = recipe.pop("epochs", SWEEP_EPOCHS[cell.data])

@@ -186,7 +186,7 @@ def test_register_refuses_an_unfinished_run(tiny_mnist, capsys):
 
 
 def read_rows(folder):
-    with (folder / "sweep.csv").open(newline="") as file:
+    with (folder / "course_sweep.csv").open(newline="") as file:
         return list(csv.DictReader(file))
 
 
@@ -212,7 +212,7 @@ def test_a_quick_sweep_of_one_cell_writes_its_table(tiny_mnist):
     assert rows[0]["dataset_used"] == "MNIST" and rows[0]["article_mse"] == "0.017"
     assert rows[0]["train_images"] == "48" and rows[0]["epochs"] == "1"
     assert rows[0]["command"].startswith("python -m imgen train --data mnist --model basic")
-    report = (out / "sweep.md").read_text()
+    report = (out / "course_sweep.md").read_text()
     assert "| MNIST | 32 | reconstruct | basic | 0.017 |" in report
 
 
@@ -354,7 +354,7 @@ def test_the_sweep_trains_ours_with_its_own_recipe_and_the_articles_models_plain
 
 
 def _report_row(data, task, epochs, command="python -m imgen train"):
-    """A ``sweep.csv`` row of our model, with only the fields ``sweep_report`` reads."""
+    """A ``course_sweep.csv`` row of our model, with only the fields ``sweep_report`` reads."""
     images = {"lfw": "2126", "mnist": "60000"}[data]
     return {
         "data": data,

@@ -179,7 +179,7 @@ def test_the_shipped_manifest_lists_files_that_match_their_sha256():
 
 def test_the_shipped_sweep_table_covers_only_the_articles_cells():
     rows = pretrained.sweep_results()
-    assert rows, "imgen/results/sweep.csv holds no runs"
+    assert rows, "imgen/results/course_sweep.csv holds no runs"
     cells = {(c.data, c.model, c.latent, c.task): c.article_mse for c in cli.SWEEP_CELLS}
     for row in rows:
         key = (row["data"], row["article_model"], row["latent"], row["task"])
@@ -202,7 +202,7 @@ def test_the_shipped_sweep_table_holds_every_cell_for_both_models():
         for model in (cell[1], cli.OUR_MODEL)
         if (*cell, model) not in done
     ]
-    assert not missing, f"sweep.csv lacks these runs: {missing}"
+    assert not missing, f"course_sweep.csv lacks these runs: {missing}"
     table_rows = [line for line in pretrained.sweep_table().splitlines() if line.startswith("|")]
     assert len(table_rows) == 2 + len(cells)  # header, rule, one line per cell
     assert not [line for line in table_rows if "| – |" in line]

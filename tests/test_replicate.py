@@ -210,7 +210,7 @@ def shipped_rows(name):
 
 
 def test_the_shipped_article_table_is_rendered_from_the_shipped_rows():
-    assert (replicate.RESULTS / "article.md").read_text() == replicate.article_table()
+    assert (replicate.RESULTS / "sweep.md").read_text() == replicate.article_table()
 
 
 def test_every_cell_has_its_linear_baseline_and_every_basic_cell_a_faithful_rerun():

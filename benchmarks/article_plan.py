@@ -30,7 +30,8 @@ from pathlib import Path
 
 import torch
 
-from imgen import article
+from imgen import article, replicate
+from imgen.checkpoint import write_text
 from imgen.models import build_model
 from imgen.train import cpu_supports_bf16, evaluate, fit
 
@@ -142,6 +143,9 @@ def plan(args):
             f"{fp32:,.0f} | {bf16} | {hours(faithful[cell])} |"
         )
     print(f"\nFaithful cells: {hours(sum(faithful.values()))} of one thread in all.")
+    if args.cost:
+        write_text(args.cost, cost_table(faithful, speeds))
+        print(f"{args.cost}: the cells not re-run yet, with what each would cost")
     for name in ("basic", "deep", "3layer"):
         part = [t for c, t in faithful.items() if c.model == f"article-{name}"]
         print(f"  article-{name}: {len(part)} cells, {hours(sum(part))}")
@@ -201,7 +205,33 @@ def plan(args):
         print(f"  lane {number} ({hours(seconds)}): {'; '.join(runs)}")
 
 
+def cost_table(faithful, speeds) -> str:
+    """Markdown: the cells without a faithful re-run in ``article.csv``, with the estimated time
+    of each, and for the cells re-run, the estimate beside what the run took."""
+    done = replicate.read_rows(replicate.RESULTS / "article.csv")
+    left = [cell for cell in faithful if cell.row not in done]
+    lines = [
+        "| # | cell | the code's model | epochs | estimated, one CPU thread |",
+        "|---:|---|---|---:|---:|",
+        *(f"| {c.row} | {c.id} | {c.model.removeprefix('article-')} | {c.epochs} "
+          f"| {hours(faithful[c])} |" for c in left),
+        "",
+        f"In all {hours(sum(faithful[c] for c in left))} of one thread for these {len(left)} "
+        f"cells (bfloat16 where the CPU has it), from training steps timed on "
+        f"{speeds['date'][:10]} (`python benchmarks/article_plan.py measure`). The cells re-run "
+        "so far, estimated and taken (on a shared machine, so often slower):",
+        "",
+        "| # | cell | estimated | took | on |",
+        "|---:|---|---:|---:|---|",
+        *(f"| {c.row} | {c.id} | {hours(faithful[c])} | {hours(float(done[c.row]['seconds']))} "
+          f"| {done[c.row]['device']} |" for c in faithful if c.row in done),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def hours(seconds):
+    if seconds < 60:
+        return f"{seconds:.0f} s"
     return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.0f} min"
 
 
@@ -220,6 +250,9 @@ def main():
         type=float,
         default=15,
         help="past this, plan only the cheapest convolutional cells (issue 14)",
+    )
+    parser.add_argument(
+        "--cost", type=Path, help="write the cells not re-run yet, with their cost, here (Markdown)"
     )
     args = parser.parse_args()
     measure(args) if args.command == "measure" else plan(args)

@@ -230,6 +230,20 @@ def test_every_cell_has_its_linear_baseline_and_every_basic_cell_a_faithful_reru
             cell.data))
 
 
+def test_the_cost_table_lists_exactly_the_cells_not_re_run():
+    """imgen/results/cost.md (benchmarks/article_plan.py --cost) names every cell without a row in
+    article.csv, with an estimate, and none with one; rerun it when a faithful run lands."""
+    runs = replicate.read_rows(replicate.RESULTS / "article.csv")
+    text = (replicate.RESULTS / "cost.md").read_text()
+    left, rerun = text.split("\n\nIn all ")
+    listed = [int(line.split("|")[1]) for line in left.splitlines()[2:]]
+    assert listed == [cell.row for cell in article.CELLS if cell.row not in runs]
+    assert all(line.rstrip().endswith((" h |", " min |")) for line in left.splitlines()[2:])
+    compared = [int(line.split("|")[1]) for line in rerun.splitlines() if line.startswith("| ")
+                and line.split("|")[1].strip().isdigit()]
+    assert compared == sorted(runs)
+
+
 # The claims of book/reproducing.md, checked against the shipped rows
 
 

@@ -87,6 +87,18 @@ class LinearMap:
         """Flattened images ``(N, D)`` in 0..1 (float64) to predicted images ``(N, D)``."""
         return self.mean_out + ((flat[:, self.inputs] - self.mean_in) @ self.encode) @ self.decode
 
+    def padded(self, latent: int) -> LinearMap:
+        """The same map through a code of ``latent`` numbers: the unused ones (a rank-limited map
+        may have fewer than asked for) get zero weights in and out."""
+        extra = latent - self.encode.shape[1]
+        if extra < 0:
+            raise ValueError(
+                f"latent must be at least the map's code, {self.encode.shape[1]}, got {latent}"
+            )
+        encode = torch.cat([self.encode, self.encode.new_zeros(len(self.encode), extra)], 1)
+        decode = torch.cat([self.decode, self.decode.new_zeros(extra, self.decode.shape[1])])
+        return LinearMap(self.inputs, self.mean_in, self.mean_out, encode, decode)
+
     def mse(self, images, chunk: int = 2048) -> float:
         """Mean squared error of the prediction against the whole images, over every value."""
         flat = _flat(images)
@@ -302,7 +314,10 @@ def article_baselines(cells, splits: article.ArticleSplits) -> list[Baseline]:
 def article_map(cell, train) -> LinearMap:
     """The fitted linear map behind ``cell``'s baseline (an :class:`imgen.article.ArticleCell`),
     fitted on ``train``: PCA at the cell's latent for reconstruction, reduced-rank ridge from the
-    visible rows for completion. What :class:`imgen.models.LinearStartAutoencoder` starts from."""
+    visible rows for completion. What :class:`imgen.models.LinearStartAutoencoder` starts from.
+
+    Its code has the cell's latent size even where the ridge map's rank is lower (MNIST at 512:
+    its visible rows have fewer pixels that ever light up): the rest of the code starts unused."""
     if not isinstance(cell, article.ArticleCell):
         raise TypeError(f"cell must be an imgen.article.ArticleCell, got {type(cell).__name__}")
     if _shape(train) != cell.protocol.shape:
@@ -311,7 +326,7 @@ def article_map(cell, train) -> LinearMap:
         )
     if cell.task == "reconstruct":
         return pca_map(Moments.of(train), cell.latent)
-    return _Fits(train).ridge_map(cell.occluded_rows.start, cell.latent)
+    return _Fits(train).ridge_map(cell.occluded_rows.start, cell.latent).padded(cell.latent)
 
 
 def _flat(images) -> torch.Tensor:

@@ -398,6 +398,26 @@ def test_linear_start_begins_as_the_closed_form_linear_map(task):
     assert torch.equal(rebuilt.eval()(x.float()), model(x.float()))
 
 
+def test_linear_start_begins_as_a_ridge_map_of_lower_rank_than_its_code():
+    """MNIST completion at 512: the visible rows support a ridge map of lower rank; the code keeps
+    its 512 numbers, the ones the map does not use start at zero."""
+    from imgen import article, baselines
+
+    cell = article.cell("mnist/deep/512/complete")
+    images = torch.zeros(200, 1, 28, 28, dtype=torch.uint8)
+    images[:, :, 4:24, 4:24] = torch.randint(0, 256, (200, 1, 20, 20), dtype=torch.uint8)
+    linear = baselines.article_map(cell, images)
+    assert linear.encode.shape[1] == 512 and torch.linalg.matrix_rank(linear.weight) < 512
+    model = build_model("linear-start", in_shape=(1, 28, 28), latent=512, width=4)
+    model.start_from(linear).eval()
+    x = images[:5].double() / 255
+    x[:, :, cell.occluded_rows.start:] = 0
+    expected = linear(x.flatten(1)).view(5, 1, 28, 28).float()
+    assert torch.allclose(model(x.float()), expected, atol=1e-4)
+    with pytest.raises(ValueError, match="at least the map's code, 512, got 64"):
+        linear.padded(64)
+
+
 def test_linear_start_refuses_a_map_of_another_size():
     from imgen import article, baselines
 

@@ -254,6 +254,14 @@ def test_the_basic_reruns_land_on_the_printed_values():
             assert float(runs[cell.row]["mse"]) == pytest.approx(cell.printed_mse, rel=0.06)
 
 
+def test_the_convolutional_reruns_land_within_a_tenth_of_the_printed_values():
+    runs = replicate.read_rows(replicate.RESULTS / "article.csv")
+    rerun = [cell for cell in article.CELLS if cell.model != "article-basic" and cell.row in runs]
+    assert {cell.data for cell in rerun} >= {"lfw", "cifar"}
+    for cell in rerun:
+        assert float(runs[cell.row]["mse"]) == pytest.approx(cell.printed_mse, rel=0.10), cell.id
+
+
 def test_the_deep_completion_models_on_faces_and_cifar_score_above_the_linear_baseline():
     floors = replicate.read_rows(replicate.RESULTS / "baselines.csv")
     for cell in article.CELLS:

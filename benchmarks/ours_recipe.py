@@ -4,14 +4,14 @@
         [--widths 16 32 64] [--epochs 12] [--lr 1e-3] [--unfreeze]
         [--json imgen/results/ours_recipe.json]
 
-Our model for issue 14 (:class:`imgen.models.LinearStartAutoencoder`, :data:`imgen.replicate.
-OURS_RECIPE`) starts as the cell's closed-form linear baseline and learns convolutional
-corrections beside it. This script holds out a tenth of the cell's *training* split (seed 1),
-fits the baseline on the rest, trains our model there at each width, and prints the held-out
-error at the start (the baseline's), after every epoch, and at the end, with the training error
-beside it: the measurement behind the recipe and behind any target the table misses (how the
-error moves as the model and its training grow, and where it levels off). No evaluation image
-takes part. ``--json`` merges the figures into a file; the shipped one,
+Our model for issue 14 (:class:`imgen.models.LinearStartAutoencoder`, recipe
+:func:`imgen.replicate.recipe_for`) starts as the cell's closed-form linear baseline and learns
+convolutional corrections beside it. This script holds out a tenth of the cell's *training*
+split (seed 1), fits the baseline on the rest, trains our model there at each width, and prints
+the held-out error at the start (the baseline's), after every epoch, and at the end, with the
+training error beside it: the measurement behind the recipe and behind any target the table
+misses (how the error moves as the model and its training grow, and where it levels off). No
+evaluation image takes part. ``--json`` merges the figures into a file; the shipped one,
 ``imgen/results/ours_recipe.json``, backs what "Reproducing the article" says about them.
 """
 
@@ -33,9 +33,9 @@ from imgen.train import evaluate
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cell", required=True, choices=[cell.id for cell in article.CELLS])
-    parser.add_argument("--widths", type=int, nargs="+", default=[replicate.OURS_RECIPE["width"]])
-    parser.add_argument("--epochs", type=int, default=replicate.OURS_RECIPE["epochs"])
-    parser.add_argument("--lr", type=float, default=replicate.OURS_RECIPE["lr"])
+    parser.add_argument("--widths", type=int, nargs="+", help="default: the cell's recipe's")
+    parser.add_argument("--epochs", type=int, help="default: the cell's recipe's")
+    parser.add_argument("--lr", type=float, help="default: the cell's recipe's")
     parser.add_argument("--unfreeze", action="store_true", help="train the linear maps too")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--json", help="also write the figures here")
@@ -43,6 +43,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     cell = article.cell(args.cell)
+    default = replicate.recipe_for(cell)
+    widths = args.widths or [default["width"]]
+    epochs, lr = args.epochs or default["epochs"], args.lr or default["lr"]
     train = article.load_splits(cell.data, root=settings.data_root(), download=False).train
     order = torch.from_numpy(np.random.RandomState(1).permutation(len(train)))
     held_out = train.images[order[: len(train) // 10]]
@@ -50,10 +53,9 @@ def main() -> None:
     print(f"{cell.id}: fitting on {len(rest):,} training images, held out {len(held_out):,}")
 
     found = []
-    for width in args.widths:
-        recipe = {"width": width, "epochs": args.epochs, "lr": args.lr,
-                  "freeze_linear": not args.unfreeze}
-        recipe = {**replicate.OURS_RECIPE, **recipe}
+    for width in widths:
+        recipe = {"width": width, "epochs": epochs, "lr": lr, "freeze_linear": not args.unfreeze}
+        recipe = replicate.recipe_for(cell, recipe)
         model = replicate.ours_model(cell, rest, recipe)
         start = evaluate(model, held_out, task=cell.task, occlusion=cell.occlusion)
         began = time.perf_counter()

@@ -160,10 +160,21 @@ OURS_RECIPE = {
     "freeze_linear": True,
 }
 
+# Where the held-out measurements chose otherwise, per (data set, task): on MNIST reconstruction
+# the correction is short of capacity (training and held-out errors close); width 64 for 12
+# epochs beat width 32 for 12 and for 24 (imgen/results/ours_recipe.json) within 30 minutes.
+OURS_RECIPES = {("mnist", "reconstruct"): {"width": 64}}
+
+
+def recipe_for(cell, recipe=None) -> dict:
+    """Our recipe for ``cell``: :data:`OURS_RECIPE`, the changes :data:`OURS_RECIPES` holds for
+    its data set and task, then those of ``recipe``."""
+    return {**OURS_RECIPE, **OURS_RECIPES.get((cell.data, cell.task), {}), **(recipe or {})}
+
 
 def ours_model(cell, train, recipe=None):
     """Our model for ``cell``, its dense maps set to the linear baseline fitted on ``train``."""
-    recipe = {**OURS_RECIPE, **(recipe or {})}
+    recipe = recipe_for(cell, recipe)
     torch.manual_seed(SEED)
     model = build_model(
         OURS, in_shape=cell.protocol.shape, latent=cell.latent, width=recipe["width"]
@@ -191,12 +202,12 @@ def fit_ours(model, cell, train, val, recipe, **options):
 
 def run_ours(cell, splits, out, *, recipe=None, resume=True, amp=None, device="auto",
              progress=True, max_steps=None):
-    """Train our model (:data:`OURS`, :data:`OURS_RECIPE`) for ``cell`` on ``splits.train``,
+    """Train our model (:data:`OURS`, :func:`recipe_for` the cell) for ``cell`` on ``splits.train``,
     score it on ``splits.evaluation`` as the article scored; returns ``(model, metrics)`` like
     :func:`run_cell` (``(model, None)`` when interrupted)."""
     cell = article.cell(cell) if isinstance(cell, str) else cell
     _check_cell_and_splits(cell, splits)
-    recipe = {**OURS_RECIPE, **(recipe or {})}
+    recipe = recipe_for(cell, recipe)
     out = Path(out)
     model = ours_model(cell, splits.train, recipe)
     history = fit_ours(

@@ -331,3 +331,7 @@ def test_the_digits_recipe_was_chosen_on_held_out_digits():
     assert (round(found[32, 12]["train"], 4), round(found[32, 12]["end"], 4)) == (0.0040, 0.0044)
     assert (round(found[32, 24]["end"], 5), round(found[64, 12]["end"], 5)) == (0.00385, 0.00339)
     assert round(found[64, 12]["seconds"] / 60) == 25
+    ours = replicate.read_rows(replicate.RESULTS / "ours.csv")[3]  # "still does better there"
+    assert json.loads(ours["recipe"])["width"] == 64
+    assert float(ours["mse"]) > float(ours["printed_mse"])
+    assert float(ours["seconds"]) < 30 * 60

@@ -54,8 +54,9 @@ def main() -> None:
 
     found = []
     for width in widths:
-        recipe = {"width": width, "epochs": epochs, "lr": lr, "freeze_linear": not args.unfreeze}
-        recipe = replicate.recipe_for(cell, recipe)
+        recipe = replicate.recipe_for(
+            cell, {"width": width, "epochs": epochs, "lr": lr, "freeze_linear": not args.unfreeze}
+        )
         model = replicate.ours_model(cell, rest, recipe)
         start = evaluate(model, held_out, task=cell.task, occlusion=cell.occlusion)
         began = time.perf_counter()

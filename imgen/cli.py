@@ -16,7 +16,8 @@ article | gan``.
 - ``article run --cell ID`` re-runs one of the article's cells as its code ran it and records the
   row in ``imgen/results/article.csv``; ``article ours --cell ID`` trains our model on the cell's
   protocol (``ours.csv``); ``article table`` rewrites ``sweep.md``; ``article people`` scores
-  LFW re-runs on faces of people seen and unseen in training (:mod:`imgen.replicate`).
+  LFW re-runs on faces of people seen and unseen in training (:mod:`imgen.replicate`);
+  ``article register --cell ID --name NAME`` ships a recorded run's model with the book.
 
 - ``gan train`` trains a DCGAN (:mod:`imgen.gan`) and scores its generator (:mod:`imgen.scores`);
   ``gan score`` prints the scores of a GAN checkpoint or of a shipped generator.
@@ -293,6 +294,23 @@ def _add_article_commands(commands):
         "table", help="rewrite imgen/results/sweep.md from article.csv and baselines.csv"
     )
     table.set_defaults(run=article_table_command)
+    register = article_commands.add_parser(
+        "register", help="ship a finished `article ours` (or `article run`) model with the book"
+    )
+    register.add_argument(
+        "--cell", required=True, choices=[cell.id for cell in article.CELLS], metavar="CELL",
+        help="the cell it ran, e.g. lfw/deep/64/complete",
+    )
+    register.add_argument("--name", required=True, help="the pretrained name, e.g. lfw-ours-64")
+    register.add_argument(
+        "--faithful", action="store_true", help="the `article run` model (default: ours)"
+    )
+    register.add_argument(
+        "--runs", type=Path, default=Path("results/runs"),
+        help="where the runs put their checkpoints (default: results/runs)",
+    )
+    register.add_argument("--no-download", action="store_true", help="use only the data folder")
+    register.set_defaults(run=article_register_command)
     people = article_commands.add_parser(
         "people", help="score LFW re-runs on faces of people seen in training and of others"
     )
@@ -340,6 +358,27 @@ def article_run_command(args, command):
         path = (replicate.record_ours if ours else replicate.record)(metrics, command)
         replicate.write_table()
         print(f"recorded in {path}")
+    return 0
+
+
+def article_register_command(args, command):
+    """``article register``: ship the model of a recorded cell, with the command in its row."""
+    cell = article.cell(args.cell)
+    which, csv = ("article", "article.csv") if args.faithful else ("ours", "ours.csv")
+    row = replicate.read_rows(replicate.RESULTS / csv).get(cell.row)
+    if row is None or row["cell"] != cell.id:
+        raise UsageError(
+            f"{csv} has no run of {cell.id}: run `python -m imgen article "
+            f"{'run' if args.faithful else 'ours'} --cell {cell.id}` first"
+        )
+    splits = article.load_splits(cell.data, download=not args.no_download)
+    run = args.runs / f"{which}-{cell.row:02d}"
+    try:
+        entry = replicate.register(cell, splits, run, args.name, row["command"])
+    except (FileNotFoundError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    print(f"registered {args.name!r} ({entry['bytes'] / 1e6:.2f} MB, {entry['weights_dtype']}): "
+          f"MSE {entry['test_mse']:.5g}; {row['command']}")
     return 0
 
 
@@ -657,7 +696,12 @@ def evaluate_command(args, command):
         )
     task = args.task or task
     occlusion = args.occlusion or occlusion or "bottom"
-    test = _load(args.data, "test", args.test_subset, args.seed, labels=labels)
+    if entry is not None and entry.get("cell") and entry["data"] == args.data:
+        test = pretrained.test_split(args.checkpoint)  # the images the article scored
+        if args.test_subset is not None and args.test_subset < len(test):
+            test = test.subset(args.test_subset, args.seed)
+    else:
+        test = _load(args.data, "test", args.test_subset, args.seed, labels=labels)
     if entry is not None and entry["data"] == args.data:
         pretrained.same_data(args.checkpoint, test)  # warns when the data differ
     in_shape = tuple(model.config["in_shape"])

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import torch
 
-from imgen import article
+from imgen import article, pretrained
 from imgen.baselines import article_map
 from imgen.checkpoint import load_checkpoint, load_weights
 from imgen.checkpoint import write_csv as _write_rows
@@ -242,6 +242,47 @@ def record_ours(metrics, command, path=None):
         if (cell.data, cell.task, cell.latent) == (ran.data, ran.task, ran.latent)
     })
     return path
+
+
+def register(cell, splits, run, name, command, *, folder=None, device="auto"):
+    """Ship the model of a finished :func:`run_ours` or :func:`run_cell` folder ``run`` for
+    ``cell`` as pretrained model ``name`` (:func:`imgen.pretrained.register`), scored as the
+    article scored (its entry names the ``cell``; ``test_mse`` is the run's score on
+    ``splits.evaluation``). ``command`` is the one that trained it (its row in ``ours.csv`` or
+    ``article.csv``).
+
+    The weights go in float16 when the shipped model scores what the run scored to three
+    significant digits, else in float32. Returns the manifest entry (``weights_dtype`` says
+    which)."""
+    cell = article.cell(cell) if isinstance(cell, str) else cell
+    _check_cell_and_splits(cell, splits)
+    run = Path(run)
+    files = run / "metrics.json", run / "checkpoint.pt"
+    for path in files:
+        if not path.is_file():
+            raise FileNotFoundError(f"{path} is missing: {run} is not the folder of a finished run")
+    metrics = json.loads(files[0].read_text())
+    if metrics.get("cell") != cell.id:
+        raise ValueError(f"{run} holds a run of {metrics.get('cell')!r}, not of {cell.id!r}")
+    _check_complete(metrics, "its")
+    if metrics["evaluation_fingerprint"] != splits.evaluation.fingerprint():
+        raise ValueError(
+            f"{run} was scored on other {cell.evaluated_on} images than splits.evaluation holds"
+        )
+    shipped = {
+        "cell": cell.id, "data": cell.data, "dataset": splits.evaluation.name,
+        "train_images": metrics["train_images"], "test_images": metrics["evaluation_images"],
+        "test_mse": metrics["mse"], "test_fingerprint": metrics["evaluation_fingerprint"],
+        "train_seconds": metrics["seconds"], "device": metrics["device"],
+        "history": metrics["history"],
+    }
+    for dtype in (torch.float16, torch.float32):
+        entry = pretrained.register(name, files[1], shipped, command, folder=folder, dtype=dtype)
+        score = evaluate(pretrained.load(name, folder=folder), splits.evaluation, task=cell.task,
+                         occlusion=cell.occlusion, device=device, seed=SEED)
+        if f"{score:.3g}" == f"{metrics['mse']:.3g}":
+            break
+    return entry
 
 
 def _check_complete(metrics, whose):

@@ -9,11 +9,11 @@ import shlex
 import pytest
 import torch
 
-from imgen import article, baselines, replicate
+from imgen import article, baselines, pretrained, replicate
 from imgen.cli import main
 from imgen.data import ImageData
 from imgen.models import build_model
-from imgen.train import fit
+from imgen.train import evaluate, fit
 
 
 def images(n, shape, seed=0):
@@ -129,6 +129,36 @@ def test_ours_starts_at_the_baseline_keeps_its_linear_maps_and_goes_into_the_tab
         replicate.record_ours(short, "x", tmp_path / "ours.csv")
 
 
+def test_a_finished_run_ships_as_a_pretrained_model_scored_as_the_article_scored(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setattr(pretrained, "CHECKPOINT_DIR", tmp_path / "shelf")
+    (tmp_path / "shelf").mkdir()
+    cell = article.cell("cifar/deep/64/complete")
+    splits = splits_for("cifar", 80)
+    recipe = {"width": 4, "epochs": 1}
+    model, metrics = replicate.run_ours(cell, splits, tmp_path / "ours", recipe=recipe,
+                                        progress=False)
+    command = "python -m imgen article ours --cell " + cell.id
+    entry = replicate.register(cell, splits, tmp_path / "ours", "cifar-ours-64", command)
+    assert entry["cell"] == cell.id and entry["command"] == command
+    assert entry["test_mse"] == metrics["mse"] and entry["test_images"] == len(splits.evaluation)
+    assert entry["weights_dtype"] in ("float16", "float32") and entry["task"] == "complete"
+    shipped = pretrained.load("cifar-ours-64")
+    score = evaluate(shipped, splits.evaluation, task=cell.task, occlusion=cell.occlusion)
+    assert f"{score:.3g}" == f"{metrics['mse']:.3g}"  # float16 only where it holds
+    with pytest.raises(ValueError, match="holds a run of 'cifar/deep/64/complete'"):
+        replicate.register("cifar/deep/128/complete", splits, tmp_path / "ours", "x", command)
+    with pytest.raises(ValueError, match="other test images"):
+        replicate.register(cell, splits_for("cifar", 80, seed=5), tmp_path / "ours", "x", command)
+    _, short = replicate.run_ours(cell, splits, tmp_path / "short", recipe=recipe,
+                                  progress=False, max_steps=1)
+    with pytest.raises(ValueError, match="all its epochs"):
+        replicate.register(cell, splits, tmp_path / "short", "x", command)
+    with pytest.raises(FileNotFoundError, match="not the folder of a finished run"):
+        replicate.register(cell, splits, tmp_path / "none", "x", command)
+
+
 def test_adamax_cells_train_with_adamax(tmp_path):
     cell = article.cell("mnist/deep/32/reconstruct")
     assert cell.optimiser == "adamax"
@@ -194,10 +224,15 @@ def test_baselines_are_recorded_by_cell(tmp_path):
     assert float(rows[2]["mse"]) == results[1].mse
 
 
-def test_the_command_line_runs_a_cell_and_refuses_an_unknown_one(tmp_path, capsys):
+def test_the_command_line_runs_a_cell_and_refuses_an_unknown_one(tmp_path, capsys, monkeypatch):
     with pytest.raises(SystemExit):
         main(["article", "run", "--cell", "lfw/basic/33/reconstruct"])
     assert "invalid choice" in capsys.readouterr().err
+    monkeypatch.setattr(replicate, "RESULTS", tmp_path)  # an empty article.csv: nothing to ship
+    with pytest.raises(SystemExit):
+        main(["article", "register", "--faithful", "--cell", "mnist/deep/32/reconstruct",
+              "--name", "x", "--runs", tmp_path])
+    assert "article.csv has no run of mnist/deep/32/reconstruct" in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------- the shipped table

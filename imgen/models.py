@@ -343,6 +343,11 @@ class LinearStartAutoencoder(Autoencoder):
             nn.Sequential(*decoder),
         )
 
+    def linear_part(self, x):
+        """The image the two dense maps alone paint from ``x``: the linear baseline the model
+        started from (training keeps those maps fixed), without the corrections."""
+        return self.decoder.first(self.encoder.first(x))
+
     @torch.no_grad()
     def start_from(self, linear_map):
         """Set the dense maps to ``linear_map`` (an :class:`imgen.baselines.LinearMap` between

@@ -5,7 +5,9 @@ Each checkpoint is ``imgen/checkpoints/<name>.pt`` (weights only, float16) and h
 epochs, seed, the exact command), how well it scores on the test split, and its sha256. Loading
 checks the sha256 first and then reads the file with ``weights_only=True``.
 
-Chapters show their results with :func:`load`; ``python -m imgen train --register NAME`` adds one.
+Chapters show their results with :func:`load`; ``python -m imgen train --register NAME`` adds one,
+``python -m imgen article register --cell ID --name NAME`` one of the article's table (its entry
+names the ``cell``, and :func:`test_split` gives the images the article scored).
 """
 
 from __future__ import annotations

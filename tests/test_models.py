@@ -393,6 +393,11 @@ def test_linear_start_begins_as_the_closed_form_linear_map(task):
     expected = linear(x.flatten(1)).view(5, 3, 32, 32).float()
     assert torch.allclose(model(x.float()), expected, atol=1e-4)
     assert model.encode(x.float()).shape == (5, cell.latent)
+    with torch.no_grad():  # once the corrections have learned, the dense maps alone stay linear
+        last = [m for m in model.decoder.second if isinstance(m, torch.nn.ConvTranspose2d)][-1]
+        last.bias.fill_(0.5)
+    assert torch.allclose(model.linear_part(x.float()), expected, atol=1e-4)
+    assert not torch.allclose(model(x.float()), expected, atol=1e-2)
     rebuilt = build_model("linear-start", **model.config)
     rebuilt.load_state_dict(model.state_dict())
     assert torch.equal(rebuilt.eval()(x.float()), model(x.float()))

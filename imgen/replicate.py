@@ -14,9 +14,12 @@
   ran, and their ratios.
 - :func:`seen_and_unseen` scores an LFW model on faces of people it trained on and of others
   (``people.csv`` / ``people.md``).
+- :func:`register` ships the model of a recorded run with the book (a pretrained model whose
+  entry names its cell), for the chapters to load.
 
-``python -m imgen article run | ours | table | people`` and ``python -m imgen baselines --record``
-are the front ends. The "Reproducing the article" page includes the tables.
+``python -m imgen article run | ours | table | people | register`` and
+``python -m imgen baselines --record`` are the front ends. The "Reproducing the article" page
+includes the tables.
 """
 
 from __future__ import annotations

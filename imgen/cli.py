@@ -61,6 +61,9 @@ FIT_MODELS = sorted(
     set(MODELS) - {"dcgan-generator", "dcgan-discriminator", "mlp-generator", "mlp-discriminator"}
 )
 
+# Where `article run` and `article ours` keep their checkpoints (article-ROW, ours-ROW inside).
+RUNS = Path("results/runs")
+
 
 class UsageError(Exception):
     """A command line that cannot work; reported like an argparse error (exit status 2)."""
@@ -306,7 +309,7 @@ def _add_article_commands(commands):
         "--faithful", action="store_true", help="the `article run` model (default: ours)"
     )
     register.add_argument(
-        "--runs", type=Path, default=Path("results/runs"),
+        "--runs", type=Path, default=RUNS,
         help="where the runs put their checkpoints (default: results/runs)",
     )
     register.add_argument("--no-download", action="store_true", help="use only the data folder")
@@ -320,7 +323,7 @@ def _add_article_commands(commands):
         help="an LFW cell already run (may repeat)",
     )
     people.add_argument(
-        "--runs", type=Path, default=Path("results/runs"),
+        "--runs", type=Path, default=RUNS,
         help="where `article run` put its checkpoints (default: results/runs)",
     )
     people.add_argument("--no-download", action="store_true", help="use only the data folder")
@@ -338,7 +341,7 @@ def article_run_command(args, command):
         raise UsageError(str(error)) from None
     splits = article.load_splits(cell.data, download=not args.no_download)
     ours = args.ours
-    out = args.out or Path(f"results/runs/{'ours' if ours else 'article'}-{cell.row:02d}")
+    out = args.out or _run_folder(cell, "ours" if ours else "article")
     _, metrics = (replicate.run_ours if ours else replicate.run_cell)(
         cell, splits, out, amp=amp, device=args.device, progress=not args.no_progress,
         max_steps=args.max_steps,
@@ -361,6 +364,11 @@ def article_run_command(args, command):
     return 0
 
 
+def _run_folder(cell, which, runs=RUNS):
+    """Where ``article run`` (``which="article"``) or ``article ours`` keeps a cell's run."""
+    return Path(runs) / f"{which}-{cell.row:02d}"
+
+
 def article_register_command(args, command):
     """``article register``: ship the model of a recorded cell, with the command in its row."""
     cell = article.cell(args.cell)
@@ -372,7 +380,7 @@ def article_register_command(args, command):
             f"{'run' if args.faithful else 'ours'} --cell {cell.id}` first"
         )
     splits = article.load_splits(cell.data, download=not args.no_download)
-    run = args.runs / f"{which}-{cell.row:02d}"
+    run = _run_folder(cell, which, args.runs)
     try:
         entry = replicate.register(cell, splits, run, args.name, row["command"])
     except (FileNotFoundError, ValueError) as error:
@@ -387,7 +395,7 @@ def article_people_command(args, command):
     splits = article.load_splits("lfw", download=not args.no_download)
     for cell_id in args.cell:
         cell = article.cell(cell_id)
-        checkpoint = args.runs / f"article-{cell.row:02d}" / "checkpoint.pt"
+        checkpoint = _run_folder(cell, "article", args.runs) / "checkpoint.pt"
         model = replicate.trained_model(cell, checkpoint)
         found = replicate.seen_and_unseen(model, cell, splits)
         replicate.record_people(cell, found, command)

@@ -329,10 +329,16 @@ def test_ours_ends_below_the_baseline_in_every_cell_and_not_far_below_in_complet
             assert ratio > 0.9, (cell.id, ratio)  # "not far below"
 
 
-def test_the_correction_levels_off_on_faces_as_width_and_training_grow():
+def held_out(cell_id):
+    """The held-out rows of benchmarks/ours_recipe.py for one cell (frozen linear maps), by
+    (width, epochs)."""
     rows = json.loads((replicate.RESULTS / "ours_recipe.json").read_text())
-    found = {(row["width"], row["epochs"]): row for row in rows
-             if row["cell"] == "lfw/deep/64/complete" and row["freeze_linear"]}
+    return {(row["width"], row["epochs"]): row for row in rows
+            if row["cell"] == cell_id and row["freeze_linear"]}
+
+
+def test_the_correction_levels_off_on_faces_as_width_and_training_grow():
+    found = held_out("lfw/deep/64/complete")
     narrow, wide, long = found[16, 12], found[32, 12], found[32, 36]
     baseline = wide["baseline"]
     assert abs(wide["end"] / narrow["end"] - 1) < 0.01  # "under a percent"
@@ -358,9 +364,7 @@ def test_each_cell_trains_with_its_recipe_and_an_explicit_one_wins():
 def test_the_digits_recipe_was_chosen_on_held_out_digits():
     """Width 64 for 12 epochs beat width 32 for 12 and for 24 on a tenth of MNIST's training split
     held out; the correction was short of capacity (training and held-out errors close)."""
-    rows = json.loads((replicate.RESULTS / "ours_recipe.json").read_text())
-    found = {(row["width"], row["epochs"]): row for row in rows
-             if row["cell"] == "mnist/deep/32/reconstruct" and row["freeze_linear"]}
+    found = held_out("mnist/deep/32/reconstruct")
     chosen = replicate.recipe_for(article.cell("mnist/deep/32/reconstruct"))
     best = min(found, key=lambda key: found[key]["end"])
     assert best == (chosen["width"], chosen["epochs"]) and set(found) >= {(32, 12), (32, 24)}
@@ -381,9 +385,7 @@ def test_face_and_photo_reconstruction_recipes_were_chosen_on_held_out_images(na
     """On a tenth of the training split held out, twice the epochs beat twice the width; the
     table's reconstruction cells of the data set ran that recipe, each in under 30 minutes."""
     cell = article.cell(f"{name}/deep/32/reconstruct")
-    rows = json.loads((replicate.RESULTS / "ours_recipe.json").read_text())
-    found = {(row["width"], row["epochs"]): row for row in rows
-             if row["cell"] == cell.id and row["freeze_linear"]}
+    found = held_out(cell.id)
     tried = {key: found[key] for key in ((32, 12), (64, 12), (32, 24))}
     chosen = replicate.recipe_for(cell)
     best = min(tried, key=lambda key: tried[key]["end"])
@@ -397,9 +399,8 @@ def test_face_and_photo_reconstruction_recipes_were_chosen_on_held_out_images(na
 
 def test_the_correction_levels_off_a_tenth_below_pca_on_faces_and_photographs():
     """The figures book/reproducing.md quotes for face and photograph reconstruction."""
-    rows = json.loads((replicate.RESULTS / "ours_recipe.json").read_text())
-    found = {(row["cell"].split("/")[0], row["width"], row["epochs"]): row for row in rows
-             if row["cell"].endswith("deep/32/reconstruct") and row["freeze_linear"]}
+    found = {(name, *key): row for name in ("lfw", "cifar")
+             for key, row in held_out(f"{name}/deep/32/reconstruct").items()}
 
     def share(*key):
         return round(found[key]["end / baseline"], 3)
@@ -412,8 +413,8 @@ def test_the_correction_levels_off_a_tenth_below_pca_on_faces_and_photographs():
         0.00412, 0.0038)
     cifar = found["cifar", 32, 24]
     assert (round(cifar["train"], 5), round(cifar["end"], 5)) == (0.01098, 0.01141)
-    printed = [cell.printed_mse / float(replicate.read_rows(replicate.RESULTS / "baselines.csv")[
-        cell.row]["mse"]) for cell in article.CELLS
-        if cell.task == "reconstruct" and cell.data != "mnist"]
+    floors = replicate.read_rows(replicate.RESULTS / "baselines.csv")
+    printed = [cell.printed_mse / float(floors[cell.row]["mse"]) for cell in article.CELLS
+               if cell.task == "reconstruct" and cell.data != "mnist"]
     assert (round(min(printed), 2), round(max(printed), 2)) == (0.90, 1.11)  # "0.90 to 1.11"
     assert (round(0.75 * min(printed), 2), round(0.75 * max(printed), 2)) == (0.68, 0.83)
